@@ -1,0 +1,60 @@
+// swift-tools-version: 6.1
+// Mnemo: a retrieval-augmented memory service. See README.md for the module map.
+import PackageDescription
+
+/// Optimised even in debug builds: the tensor and model code is far too slow unoptimised for the
+/// tests that run the real models.
+let fast: [SwiftSetting] = [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]
+
+let package = Package(
+    name: "Mnemo",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "mnemo", targets: ["mnemo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Native libraries from Debian.
+        .systemLibrary(name: "CSQLite", path: "Sources/Native/CSQLite", pkgConfig: "sqlite3"),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/Native/COpenBLAS"),
+        // FAISS's C API over Debian's static C++ libfaiss (Debian ships no libfaiss_c).
+        .target(
+            name: "CFaiss",
+            path: "Sources/Native/CFaiss",
+            cxxSettings: [.define("NDEBUG"), .unsafeFlags(["-O2", "-fopenmp"])],
+            linkerSettings: [
+                .linkedLibrary("faiss"), .linkedLibrary("openblas"), .linkedLibrary("gomp"),
+                .linkedLibrary("m"), .linkedLibrary("stdc++"),
+            ]
+        ),
+
+        // Hot float kernels in C, AVX2+FMA chosen at run time.
+        .target(name: "CKernels", path: "Sources/Native/CKernels", exclude: ["kernels_impl.h"],
+                cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]),
+
+        // Dense math: buffers, BLAS calls, normalisation and activation kernels, parallel loops.
+        .target(name: "MnemoTensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: fast),
+        // Model files, tokenizers and model forward passes.
+        .target(name: "MnemoModels", dependencies: ["MnemoTensor"], swiftSettings: fast),
+        // The command-line edge.
+        .executableTarget(
+            name: "mnemo",
+            dependencies: [
+                "MnemoModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "NativeTests", dependencies: ["CFaiss", "CSQLite", "COpenBLAS"]),
+        .testTarget(
+            name: "MnemoModelsTests",
+            dependencies: ["MnemoModels"],
+            exclude: ["Resources/generate_fixtures.py"],
+            resources: [.copy("Resources/encoder_fixtures.json")]
+        ),
+        .testTarget(name: "CLITests", dependencies: ["mnemo"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,19 @@
+import ArgumentParser
+
+@main
+struct Mnemo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mnemo",
+        abstract: "Mnemo: retrieval memory that compresses each sentence into one vector.",
+        discussion: """
+        Models are read from $MNEMO_MODELS (default ~/.local/share/mnemo/models), installed by `make setup`.
+
+        Examples:
+          mnemo embed "The cat sits on the mat." "A feline is resting on a rug."
+          mnemo embed --file notes.txt --json > vectors.json
+          mnemo tokenize "Hello, world! Unbelievable." --json
+        """,
+        version: "0.1.0",
+        subcommands: [EmbedCommand.self, TokenizeCommand.self, BenchCommand.self]
+    )
+}

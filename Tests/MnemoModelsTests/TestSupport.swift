@@ -1,0 +1,40 @@
+import Foundation
+@testable import MnemoModels
+
+/// The installed encoder, loaded once for all tests that need the real model.
+let installedEncoderDirectory = (ModelLocator.modelsDirectory as NSString).appendingPathComponent(ModelLocator.defaultEncoder)
+
+let realEncoder: Result<SentenceEncoder, Error> = Result { try SentenceEncoder(directory: installedEncoderDirectory) }
+
+/// A fresh temporary directory, removed when the process exits is not guaranteed: tests clean up.
+func temporaryDirectory() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// Writes a safetensors file from (name, dtype, shape, raw bytes), for loader tests.
+func writeSafeTensors(_ tensors: [(String, String, [Int], Data)], to url: URL, headerOverride: String? = nil) throws {
+    var header: [String: Any] = ["__metadata__": ["format": "pt"]]
+    var data = Data()
+    for (name, dtype, shape, bytes) in tensors {
+        header[name] = ["dtype": dtype, "shape": shape, "data_offsets": [data.count, data.count + bytes.count]]
+        data.append(bytes)
+    }
+    let json = try headerOverride.map { Data($0.utf8) } ?? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+    var file = Data()
+    withUnsafeBytes(of: UInt64(json.count).littleEndian) { file.append(contentsOf: $0) }
+    file.append(json)
+    file.append(data)
+    try file.write(to: url)
+}
+
+func floats(_ values: [Float]) -> Data {
+    values.withUnsafeBufferPointer { Data(buffer: $0) }
+}
+
+func cosine(_ a: [Float], _ b: [Float]) -> Double {
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for (x, y) in zip(a, b) { dot += Double(x) * Double(y); na += Double(x * x); nb += Double(y * y) }
+    return dot / (na.squareRoot() * nb.squareRoot())
+}
