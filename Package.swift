@@ -38,11 +38,16 @@ let package = Package(
         .target(name: "MnemoTensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: fast),
         // Model files, tokenizers and model forward passes.
         .target(name: "MnemoModels", dependencies: ["MnemoTensor"], swiftSettings: fast),
+        .target(name: "MnemoIngest"),
+        // The memory store: SQLite (source of truth) + a FAISS index derived from it.
+        .target(name: "MnemoStore", dependencies: ["CSQLite", "CFaiss"]),
+        // The memory service: encoder + ingest + store, and everything built on them.
+        .target(name: "MnemoCore", dependencies: ["MnemoModels", "MnemoIngest", "MnemoStore"], swiftSettings: fast),
         // The command-line edge.
         .executableTarget(
             name: "mnemo",
             dependencies: [
-                "MnemoModels",
+                "MnemoCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,7 +59,9 @@ let package = Package(
             exclude: ["Resources/generate_fixtures.py"],
             resources: [.copy("Resources/encoder_fixtures.json")]
         ),
+        .testTarget(name: "MnemoStoreTests", dependencies: ["MnemoStore"]),
         .testTarget(name: "CLITests", dependencies: ["mnemo"]),
+        .testTarget(name: "MnemoIngestTests", dependencies: ["MnemoIngest"]),
     ],
     swiftLanguageModes: [.v6]
 )

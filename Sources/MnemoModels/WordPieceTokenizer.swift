@@ -73,21 +73,32 @@ public struct WordPieceTokenizer: Sendable {
     /// Token ids of `text` as the model reads it: `[CLS]`, word pieces truncated to fit, `[SEP]`.
     public func encode(_ text: String) -> [Int32] {
         var ids: [Int32] = [clsID]
-        let budget = maxLength - 2
+        appendPieces(of: text, to: &ids, limit: maxLength - 1)
+        ids.append(sepID)
+        return ids
+    }
+
+    /// Word pieces in `text`, not truncated and without `[CLS]`/`[SEP]` (for sizing chunks).
+    public func count(_ text: String) -> Int {
+        var ids: [Int32] = []
+        appendPieces(of: text, to: &ids, limit: .max)
+        return ids.count
+    }
+
+    /// Appends the pieces of `text` until `ids` holds `limit` ids.
+    private func appendPieces(of text: String, to ids: inout [Int32], limit: Int) {
         for segment in splitSpecialTokens(text) {
             switch segment {
             case .special(let id): ids.append(id)
             case .text(let raw):
                 for word in preTokenize(normalize(raw)) {
                     appendWordPieces(word, to: &ids)
-                    if ids.count > budget { break }
+                    if ids.count >= limit { break }
                 }
             }
-            if ids.count > budget { break }
+            if ids.count >= limit { break }
         }
-        if ids.count > budget + 1 { ids.removeLast(ids.count - budget - 1) }
-        ids.append(sepID)
-        return ids
+        if ids.count > limit { ids.removeLast(ids.count - limit) }
     }
 
     /// The token strings for `ids` (for display; unknown ids show as `[UNK]`).

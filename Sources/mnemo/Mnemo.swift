@@ -9,11 +9,14 @@ struct Mnemo: ParsableCommand {
         Models are read from $MNEMO_MODELS (default ~/.local/share/mnemo/models), installed by `make setup`.
 
         Examples:
+          mnemo index ~/notes --store ~/memory
+          mnemo query "when was the boiler serviced?" --store ~/memory
           mnemo embed "The cat sits on the mat." "A feline is resting on a rug."
           mnemo embed --file notes.txt --json > vectors.json
           mnemo tokenize "Hello, world! Unbelievable." --json
         """,
         version: "0.1.0",
-        subcommands: [EmbedCommand.self, TokenizeCommand.self, BenchCommand.self]
+        subcommands: [IndexCommand.self, QueryCommand.self, DeleteCommand.self, StatsCommand.self, RebuildCommand.self,
+                      EmbedCommand.self, TokenizeCommand.self, EvalCommand.self, BenchCommand.self]
     )
 }

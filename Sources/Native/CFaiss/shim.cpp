@@ -17,9 +17,12 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <faiss/IndexIDMap.h>
 
 #include <atomic>
 #include <exception>
+#include <algorithm>
+#include <stdexcept>
 #include <string>
 
 // Declared here instead of including <omp.h>: the Swift toolchain's clang ships no omp.h
@@ -192,6 +195,19 @@ int mnemo_faiss_set_hnsw_ef_search(FaissIndex* index, int ef_search) {
 
 int mnemo_faiss_set_nprobe(FaissIndex* index, size_t nprobe) {
     return set_parameter(index, "nprobe", static_cast<double>(nprobe));
+}
+
+int mnemo_faiss_idmap_ids(const FaissIndex* index, faiss_idx_t* ids, size_t capacity, size_t* count) {
+    return guarded([&] {
+        require(index, count);
+        auto map = dynamic_cast<const faiss::IndexIDMap2*>(cxx(index));
+        if (!map) throw std::invalid_argument("CFaiss: index is not an IDMap2 (no id list to read)");
+        *count = map->id_map.size();
+        if (ids) {
+            if (capacity < map->id_map.size()) throw std::length_error("CFaiss: id buffer too small");
+            std::copy(map->id_map.begin(), map->id_map.end(), ids);
+        }
+    });
 }
 
 void mnemo_faiss_set_omp_threads(int n) {

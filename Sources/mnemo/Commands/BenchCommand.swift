@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import MnemoCore
 import MnemoModels
+import MnemoStore
 import MnemoTensor
 
 /// Benchmarks print figures; they assert nothing. The scripts in Tests/Scripts run them beside the
@@ -9,7 +11,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput (used by Tests/Scripts/bench-*.sh).",
-        subcommands: [Encoder.self]
+        subcommands: [Encoder.self, Store.self, Ingest.self]
     )
 
     struct Encoder: ParsableCommand {
@@ -42,5 +44,136 @@ struct BenchCommand: ParsableCommand {
             print("sentences: \(sentences.count)  threads: \(BLAS.threads)  batch: \(batch)  blas-core: \(BLAS.coreName)")
             print(String(format: "sentences/s: %.1f", Double(sentences.count) / best))
         }
+    }
+
+    struct Store: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Query latency and recall@10 of an index kind on synthetic clustered vectors.",
+            discussion: "Example: mnemo bench store --vectors 10000 --kind hnsw --queries 200"
+        )
+
+        @Option(help: "Stored vectors.")
+        var vectors = 10_000
+
+        @Option(help: "Index kind.")
+        var kind: IndexKind = .flat
+
+        @Option(help: "Timed queries (warm).")
+        var queries = 200
+
+        @Option(help: "Vector dimension.")
+        var dimension = 384
+
+        @Option(help: "Keep the store here instead of a temporary directory.")
+        var store: String?
+
+        func run() throws {
+            BLAS.setThreads(1)
+            let dir = store ?? FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-bench-\(UUID().uuidString)").path
+            defer { if store == nil { try? FileManager.default.removeItem(atPath: dir) } }
+            var rng = SplitMix64(seed: 42)
+            // Clustered data: 256 random centres, points scattered around them (closer to text
+            // embeddings than uniform noise, which no ANN index can shortcut).
+            let d = dimension
+            let centres = (0..<256).map { _ in unit((0..<d).map { _ in rng.gaussian() }) }
+            func point() -> [Float] {
+                let c = centres[Int(rng.next() % 256)]
+                return unit((0..<d).map { c[$0] + 0.35 * rng.gaussian() / Float(d).squareRoot() * 4 })
+            }
+            let memory = try MemoryStore(directory: dir, encoder: "synthetic", dimension: d, access: .write(createWith: kind))
+            var start = Date()
+            let perDocument = 1000
+            for docIndex in 0..<((vectors + perDocument - 1) / perDocument) {
+                let n = min(perDocument, vectors - docIndex * perDocument)
+                let chunks = (0..<n).map { i in
+                    NewChunk(text: "chunk \(docIndex * perDocument + i)", byteRange: 0..<1, metadata: [:],
+                             contentHash: "\(docIndex)-\(i)", embedding: point())
+                }
+                try memory.upsert(NewDocument(source: "doc\(docIndex)", namespace: "default", format: "text",
+                                              contentHash: "doc\(docIndex)", bytes: 1, metadata: [:], chunks: chunks))
+            }
+            try memory.flush()
+            let buildSeconds = Date().timeIntervalSince(start)
+
+            let probes = (0..<queries).map { _ in point() }
+            // Exact answers for recall, by a BLAS scan over the stored vectors.
+            var exact: [[Int64]] = []
+            if kind != .flat {
+                let rows = try memory.db.query("SELECT id, embedding FROM chunks ORDER BY id")
+                var all: [Float] = []
+                all.reserveCapacity(rows.count * d)
+                var ids: [Int64] = []
+                for row in rows {
+                    guard let id = row[0].int, let blob = row[1].data else { continue }
+                    ids.append(id)
+                    blob.withUnsafeBytes { all += $0.bindMemory(to: Float.self) }
+                }
+                exact = probes.map { q in
+                    var scores = [Float](repeating: 0, count: ids.count)
+                    all.withUnsafeBufferPointer { a in
+                        BLAS.gemmNT(m: ids.count, n: 1, k: d, a: a.baseAddress!, lda: d, b: q, ldb: d, c: &scores, ldc: 1)
+                    }
+                    return Array(scores.indices.sorted { scores[$0] > scores[$1] }.prefix(10).map { ids[$0] })
+                }
+            }
+            _ = try memory.searchDense(probes[0], k: 10)  // warm
+            var latencies: [Double] = []
+            var recall = 0.0
+            for (i, q) in probes.enumerated() {
+                start = Date()
+                let hits = try memory.searchDense(q, k: 10)
+                latencies.append(Date().timeIntervalSince(start) * 1000)
+                if !exact.isEmpty { recall += Double(Set(hits.map(\.chunk.id)).intersection(exact[i]).count) / 10 }
+            }
+            latencies.sort()
+            let p50 = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+            let stats = try memory.stats()
+            print(String(format: "kind: %@  layout: %@  vectors: %d  build: %.1f s  p50: %.2f ms  p99: %.2f ms  recall@10: %@",
+                         kind.rawValue, stats.indexLayout, vectors, buildSeconds, p50, p99,
+                         exact.isEmpty ? "1 (exact)" : String(format: "%.3f", recall / Double(queries))))
+        }
+
+        func unit(_ v: [Float]) -> [Float] {
+            let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return v.map { $0 / n }
+        }
+    }
+
+    struct Ingest: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Chunks per second of `index` on real text (a fresh temporary store).",
+            discussion: "Example: mnemo bench ingest Examples/corpus"
+        )
+
+        @Argument(help: "Files or directories.")
+        var paths: [String]
+
+        @OptionGroup var encoderOptions: EncoderOptions
+
+        func run() throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-bench-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let service = try MemoryService(storeDirectory: dir, encoder: encoderOptions.load(), access: .write(createWith: .flat))
+            let report = try service.index(paths: paths, options: IndexOptions())
+            print(String(format: "files: %d  chunks: %d  seconds: %.2f  chunks/s: %.1f  threads: %d",
+                         report.files, report.chunks, report.seconds, Double(report.chunks) / report.seconds, BLAS.threads))
+        }
+    }
+}
+
+/// A small seeded generator, so benchmark data is the same on every run.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+    mutating func gaussian() -> Float {
+        let u1 = max(Float.leastNormalMagnitude, Float(next() >> 40) / Float(1 << 24)), u2 = Float(next() >> 40) / Float(1 << 24)
+        return (-2 * logf(u1)).squareRoot() * cosf(2 * .pi * u2)
     }
 }

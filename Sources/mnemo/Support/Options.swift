@@ -32,3 +32,28 @@ enum Runtime {
         BLAS.setThreads(threads ?? defaultThreads)
     }
 }
+
+/// Which store to use.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "Store directory (default: $MNEMO_STORE, else ~/.local/share/mnemo/store).")
+    var store: String?
+
+    var directory: String {
+        if let store { return store }
+        let env = ProcessInfo.processInfo.environment
+        if let dir = env["MNEMO_STORE"], !dir.isEmpty { return dir }
+        let data = env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/share")
+        return (data as NSString).appendingPathComponent("mnemo/store")
+    }
+}
+
+/// `--where k=v` and `--meta k=v` pairs.
+func parsePairs(_ pairs: [String], option: String) throws -> [(key: String, value: String)] {
+    try pairs.map { pair in
+        guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+            throw ValidationError("\(option) expects KEY=VALUE, got \(pair.debugDescription)")
+        }
+        return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
+    }
+}

@@ -28,6 +28,8 @@ final class ProgressBar {
     let start = Date()
     let tty = Terminal.stderrIsTTY
     var lastDraw = Date.distantPast
+    /// Extra figures shown after the count (e.g. chunks/s).
+    var extra = ""
 
     init(total: Int, label: String) {
         self.total = total
@@ -42,7 +44,7 @@ final class ProgressBar {
         let rate = Double(done) / elapsed
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let fraction = total > 0 ? Double(done) / Double(total) : 1
-        let stats = String(format: "%d/%d %@  %.1f/s  ETA %.0fs", done, total, label, rate, eta)
+        let stats = String(format: "%d/%d %@  %.1f/s  ETA %.0fs", done, total, label, rate, eta) + (extra.isEmpty ? "" : "  " + extra)
         if tty {
             let width = 30, filled = Int(fraction * Double(width))
             let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)

@@ -81,6 +81,9 @@ int faiss_read_index_fname(const char* fname, int io_flags, FaissIndex** p_out);
 // index, so don't call them concurrently with searches on the same index.
 int mnemo_faiss_set_hnsw_ef_search(FaissIndex* index, int ef_search);
 int mnemo_faiss_set_nprobe(FaissIndex* index, size_t nprobe);
+/// The external ids of an IDMap2 index, in internal order. With ids == NULL only *count is set;
+/// otherwise capacity must be at least the count.
+int mnemo_faiss_idmap_ids(const FaissIndex* index, faiss_idx_t* ids, size_t capacity, size_t* count);
 /// Process-wide OpenMP thread count for FAISS calls (default 1; values < 1 become 1).
 void mnemo_faiss_set_omp_threads(int n);
 

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job of `make run`: index Examples/corpus into the store, show what it holds, and answer
+# the example questions with their sources. Re-running re-indexes only what changed.
+set -euo pipefail
+BIN=${1:-.build/release/mnemo}
+STORE=${2:-Index}
+cd "$(dirname "$0")/.."
+
+"$BIN" index Examples/corpus --store "$STORE"
+echo
+"$BIN" stats --store "$STORE"
+head -n 4 Examples/queries.txt | while IFS= read -r question; do
+  echo
+  echo "? $question"
+  "$BIN" query "$question" --store "$STORE" -k 2
+done

@@ -1,0 +1,189 @@
+import Foundation
+import MnemoIngest
+import MnemoModels
+import MnemoStore
+
+/// How a query is matched against the store.
+public enum QueryMode: String, Sendable, CaseIterable, Codable {
+    /// Inner product of sentence vectors (FAISS).
+    case dense
+    /// BM25 over the chunk text (SQLite FTS5).
+    case bm25
+    /// Reciprocal rank fusion of dense and BM25 (k = 60).
+    case hybrid
+}
+
+/// One query result.
+public struct QueryHit: Sendable, Codable {
+    public var rank: Int
+    public var score: Float
+    public var chunk: StoredChunk
+}
+
+/// Ingest settings for `MemoryService.index`.
+public struct IndexOptions: Sendable {
+    public var namespace = "default"
+    public var metadata: [String: String] = [:]
+    public var chunking = ChunkingOptions()
+    public var textField = "text"
+    public init() {}
+}
+
+/// What an ingest did, for the summary line and `--json`.
+public struct IndexReport: Sendable, Codable {
+    public struct Skipped: Sendable, Codable {
+        public var path: String
+        public var reason: String
+    }
+    public var files = 0
+    public var added = 0
+    public var replaced = 0
+    public var unchanged = 0
+    public var chunks = 0
+    public var embedded = 0
+    public var reusedEmbeddings = 0
+    public var skipped: [Skipped] = []
+    public var warnings: [String] = []
+    public var seconds = 0.0
+
+    enum CodingKeys: String, CodingKey {
+        case files, added, replaced, unchanged, chunks, embedded, skipped, warnings, seconds
+        case reusedEmbeddings = "reused_embeddings"
+    }
+}
+
+/// Progress of an ingest, reported after each file.
+public struct IndexProgress: Sendable {
+    public var filesDone: Int
+    public var filesTotal: Int
+    public var chunks: Int
+    public var elapsed: TimeInterval
+}
+
+/// The memory: the sentence encoder and the store, with ingest and query on top.
+/// Text comes in, becomes chunks and vectors, and lands in the store; a query goes the same way down.
+public final class MemoryService {
+    public let encoder: SentenceEncoder
+    public let store: MemoryStore
+
+    public init(storeDirectory: String, encoder: SentenceEncoder, access: MemoryStore.Access) throws {
+        self.encoder = encoder
+        store = try MemoryStore(directory: storeDirectory, encoder: encoder.name, dimension: encoder.dimension, access: access)
+    }
+
+    /// Word pieces in `text`, without `[CLS]`/`[SEP]`: the unit chunk sizes are given in.
+    public func tokenCount(_ text: String) -> Int { encoder.tokenizer.count(text) }
+
+    // MARK: - Ingest
+
+    /// Indexes files and directories. A file that cannot be read is skipped with its reason and the
+    /// rest goes on; each document is committed on its own, so an interruption loses at most the
+    /// file in progress.
+    public func index(paths: [String], options: IndexOptions, progress: ((IndexProgress) -> Void)? = nil) throws -> IndexReport {
+        let start = Date()
+        var report = IndexReport()
+        let (files, skipped) = DocumentReader.collect(paths: paths)
+        report.skipped = skipped.map { .init(path: $0.path, reason: $0.reason) }
+        var lastFlush = Date()
+        for (i, path) in files.enumerated() {
+            report.files += 1
+            do {
+                try indexFile(path, options: options, report: &report)
+            } catch let skip as SkipReason {
+                report.skipped.append(.init(path: skip.path, reason: skip.reason))
+            } catch let error as ModelError {
+                report.skipped.append(.init(path: path, reason: error.message))
+            }
+            if Date().timeIntervalSince(lastFlush) > 10 {
+                try store.flush()
+                lastFlush = Date()
+            }
+            progress?(IndexProgress(filesDone: i + 1, filesTotal: files.count, chunks: report.chunks, elapsed: Date().timeIntervalSince(start)))
+        }
+        try store.flush()
+        report.seconds = Date().timeIntervalSince(start)
+        return report
+    }
+
+    private func indexFile(_ path: String, options: IndexOptions, report: inout IndexReport) throws {
+        let source = URL(fileURLWithPath: path).standardizedFileURL.path
+        let (document, warnings) = try DocumentReader.read(path: path, textField: options.textField)
+        report.warnings += warnings.map { "\(path): \($0)" }
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw SkipReason(path: path, reason: "unreadable")
+        }
+        let hash = SHA256.hex(bytes)
+        let existing = try store.document(source: source, namespace: options.namespace)
+        if existing?.contentHash == hash {
+            report.unchanged += 1
+            return
+        }
+        if let original = try store.duplicate(ofContentHash: hash, namespace: options.namespace, except: source) {
+            throw SkipReason(path: path, reason: "same content as \(original) (deduplicated)")
+        }
+        let chunks = Chunker.chunk(document, options: options.chunking, countTokens: tokenCount)
+        guard !chunks.isEmpty else { throw SkipReason(path: path, reason: "no text to index") }
+
+        // Each distinct chunk text is embedded once: reuse stored vectors, and dedupe within the file.
+        let hashes = chunks.map { SHA256.hex($0.text) }
+        var vectors: [String: [Float]] = [:]
+        var toEmbed: [(hash: String, text: String)] = []
+        for (chunk, h) in zip(chunks, hashes) where vectors[h] == nil {
+            if let stored = try store.embedding(forContentHash: h) {
+                vectors[h] = stored
+                report.reusedEmbeddings += 1
+            } else if !toEmbed.contains(where: { $0.hash == h }) {
+                toEmbed.append((h, chunk.text))
+            }
+        }
+        let embedded = try encoder.embed(toEmbed.map(\.text))
+        for (item, v) in zip(toEmbed, embedded) { vectors[item.hash] = v }
+        report.embedded += toEmbed.count
+
+        var docMetadata = options.metadata
+        docMetadata["format"] = document.format.rawValue
+        let newChunks = zip(chunks, hashes).compactMap { chunk, h -> NewChunk? in
+            guard let v = vectors[h] else { return nil }
+            return NewChunk(text: chunk.text, byteRange: chunk.byteRange,
+                            metadata: docMetadata.merging(chunk.metadata) { doc, _ in doc },
+                            contentHash: h, embedding: v)
+        }
+        try store.upsert(NewDocument(source: source, namespace: options.namespace, format: document.format.rawValue,
+                                     contentHash: hash, bytes: bytes.count, metadata: docMetadata, chunks: newChunks))
+        if existing == nil { report.added += 1 } else { report.replaced += 1 }
+        report.chunks += newChunks.count
+    }
+
+    // MARK: - Query
+
+    public func query(_ text: String, k: Int = 5, mode: QueryMode = .hybrid, filter: SearchFilter = SearchFilter()) throws -> [QueryHit] {
+        guard k > 0 else { return [] }
+        let ranked: [(chunk: StoredChunk, score: Float)]
+        switch mode {
+        case .dense:
+            ranked = try store.searchDense(try encoder.embed([text])[0], k: k, filter: filter)
+        case .bm25:
+            ranked = try store.searchBM25(text, k: k, filter: filter)
+        case .hybrid:
+            let depth = max(50, 4 * k)
+            let dense = try store.searchDense(try encoder.embed([text])[0], k: depth, filter: filter)
+            let sparse = try store.searchBM25(text, k: depth, filter: filter)
+            ranked = Self.reciprocalRankFusion([dense.map(\.chunk), sparse.map(\.chunk)], k: k)
+        }
+        return ranked.enumerated().map { QueryHit(rank: $0.offset + 1, score: $0.element.score, chunk: $0.element.chunk) }
+    }
+
+    /// RRF (Cormack et al., 2009): score = Σ 1 / (60 + rank) over the lists a chunk appears in.
+    static func reciprocalRankFusion(_ lists: [[StoredChunk]], k: Int) -> [(chunk: StoredChunk, score: Float)] {
+        var scores: [Int64: Float] = [:]
+        var chunks: [Int64: StoredChunk] = [:]
+        for list in lists {
+            for (rank, chunk) in list.enumerated() {
+                scores[chunk.id, default: 0] += 1 / Float(60 + rank + 1)
+                chunks[chunk.id] = chunk
+            }
+        }
+        return scores.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .prefix(k).compactMap { id, score in chunks[id].map { ($0, score) } }
+    }
+}
