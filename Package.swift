@@ -57,7 +57,7 @@ let package = Package(
             name: "MnemoModelsTests",
             dependencies: ["MnemoModels"],
             exclude: ["Resources/generate_fixtures.py"],
-            resources: [.copy("Resources/encoder_fixtures.json")]
+            resources: [.copy("Resources/encoder_fixtures.json"), .copy("Resources/llama-vocab")]
         ),
         .testTarget(name: "MnemoStoreTests", dependencies: ["MnemoStore"]),
         .testTarget(name: "CLITests", dependencies: ["mnemo"]),

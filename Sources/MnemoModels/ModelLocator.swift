@@ -14,11 +14,19 @@ public enum ModelLocator {
         return (data as NSString).appendingPathComponent("mnemo/models")
     }
 
-    /// A path as given if it exists, else the installed model of that name.
+    /// Short names for the installed models (`make setup`).
+    public static let aliases = [
+        "minilm": "all-MiniLM-L6-v2",
+        "smollm2": "SmolLM2-135M-Instruct.Q4_1.gguf",
+        "qwen-0.5b": "Qwen2.5-Coder-0.5B-Instruct.gguf",
+        "qwen-1.5b": "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf",
+    ]
+
+    /// A path as given if it exists, else the installed model of that name or short name.
     public static func resolve(_ nameOrPath: String) throws -> String {
         if FileManager.default.fileExists(atPath: nameOrPath) { return nameOrPath }
-        let installed = (modelsDirectory as NSString).appendingPathComponent(nameOrPath)
+        let installed = (modelsDirectory as NSString).appendingPathComponent(aliases[nameOrPath.lowercased()] ?? nameOrPath)
         if FileManager.default.fileExists(atPath: installed) { return installed }
-        throw ModelError(.fileNotFound, "model '\(nameOrPath)' not found (neither a path nor installed in \(modelsDirectory); run `make setup` or set MNEMO_MODELS)")
+        throw ModelError(.fileNotFound, "model '\(nameOrPath)' not found (neither a path nor installed in \(modelsDirectory); short names: \(aliases.keys.sorted().joined(separator: ", ")); run `make setup` or set MNEMO_MODELS)")
     }
 }

@@ -148,36 +148,53 @@ public final class MemoryStore {
         let manifestPath = (directory as NSString).appendingPathComponent(Self.manifestName)
         let exists = fm.fileExists(atPath: manifestPath)
 
+        // The manifest is written last when a store is created, so a reader that finds it also finds
+        // a complete schema.
+        let migrator = Migrator(migrations: Schema.migrations)
+        let databasePath = (directory as NSString).appendingPathComponent(Self.databaseName)
         switch access {
         case .read:
             guard exists else {
                 throw StoreError(.notFound, "\(directory): no Mnemo store here (create one with `mnemo index PATH --store \(directory)`)")
             }
             lock = nil
+            manifest = try Self.checkedManifest(manifestPath, directory: directory, encoder: encoder, dimension: dimension)
+            db = try Self.openDatabase(databasePath)
+            try migrator.requireCurrent(db)
         case .write(let kind):
             do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
                 throw StoreError(.io, "\(directory): cannot create the store directory (\(error.localizedDescription))")
             }
             lock = try FileLock(path: (directory as NSString).appendingPathComponent("store.lock"), timeout: 60, what: "store \(directory)")
+            if exists { _ = try Self.checkedManifest(manifestPath, directory: directory, encoder: encoder, dimension: dimension) }
+            db = try Self.openDatabase(databasePath)
+            try migrator.migrate(db)
             if !exists { try StoreManifest(encoder: encoder, dimension: dimension, index: kind).write(manifestPath) }
+            manifest = try Self.checkedManifest(manifestPath, directory: directory, encoder: encoder, dimension: dimension)
         }
-        manifest = try StoreManifest.read(manifestPath)
-        guard manifest.format <= StoreManifest.currentFormat else {
-            throw StoreError(.incompatible, "\(manifestPath): store format \(manifest.format) is newer than this mnemo (\(StoreManifest.currentFormat))")
-        }
-        guard manifest.encoder == encoder, manifest.dimension == dimension else {
-            throw StoreError(.incompatible, "\(directory): store was made with encoder \(manifest.encoder) (\(manifest.dimension) dimensions); this command uses \(encoder) (\(dimension)). Use a matching --encoder, or another --store")
-        }
-
-        db = try SQLiteDatabase(path: (directory as NSString).appendingPathComponent(Self.databaseName))
-        try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        try Migrator(migrations: Schema.migrations).migrate(db)
 
         index = try VectorIndex.create(layout: .flat, dimension: dimension, count: 0)
         indexChanges = -1
         indexMaxID = 0
         try loadIndex()
         if case .write = access, dirty { try flush() }
+    }
+
+    static func openDatabase(_ path: String) throws -> SQLiteDatabase {
+        let db = try SQLiteDatabase(path: path)
+        try db.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        return db
+    }
+
+    static func checkedManifest(_ path: String, directory: String, encoder: String, dimension: Int) throws -> StoreManifest {
+        let manifest = try StoreManifest.read(path)
+        guard manifest.format <= StoreManifest.currentFormat else {
+            throw StoreError(.incompatible, "\(path): store format \(manifest.format) is newer than this mnemo (\(StoreManifest.currentFormat))")
+        }
+        guard manifest.encoder == encoder, manifest.dimension == dimension else {
+            throw StoreError(.incompatible, "\(directory): store was made with encoder \(manifest.encoder) (\(manifest.dimension) dimensions); this command uses \(encoder) (\(dimension)). Use a matching --encoder, or another --store")
+        }
+        return manifest
     }
 
     /// The manifest of the store in `directory` (for commands that need no encoder).

@@ -59,4 +59,13 @@ import Testing
             #expect(r.stdout.contains("Examples:"), "\(command) --help lacks examples")
         }
     }
+
+    @Test func tokenizeGGUFVocabularyRealModel() throws {
+        let r = try mnemo(["tokenize", "--json", "--model", "qwen-0.5b", "<|im_start|>user\nhi<|im_end|>"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let entry = try #require((r.json?["tokens"] as? [[String: Any]])?.first)
+        let ids = try #require(entry["ids"] as? [Int])
+        #expect(ids.first == 151644 && ids.last == 151645)  // <|im_start|> … <|im_end|> as control tokens
+        #expect((entry["tokens"] as? [String])?.joined() == "<|im_start|>user\nhi<|im_end|>")
+    }
 }

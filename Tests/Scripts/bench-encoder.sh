@@ -63,8 +63,8 @@ for T in $THREADS; do
         [ -n "$v" ] || die "could not read the peer's sent_per_s at $T threads"
         peer=$(best "$peer" "$v")
         if [ "$PEER_ONLY" != 1 ]; then
-            out=$("$MNEMO_BENCH" bench-encoder --file "$FILE" --threads "$T" --batch "$BATCH") \
-                || die "$MNEMO_BENCH bench-encoder failed at $T threads"
+            out=$("$MNEMO_BENCH" bench encoder --file "$FILE" --threads "$T" --batch "$BATCH") \
+                || die "$MNEMO_BENCH bench encoder failed at $T threads"
             ours_line=$(grep -i 'sentences/s:' <<<"$out" | tail -1)
             echo "  [$T threads, round $R] mnemo: $ours_line" >&2
             v=$(sed -n 's/.*sentences\/s:[[:space:]]*\([0-9.]*\).*/\1/p' <<<"$ours_line")

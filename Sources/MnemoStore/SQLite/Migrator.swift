@@ -3,18 +3,32 @@
 struct Migrator {
     let migrations: [String]
 
-    /// Applies the missing migrations in one transaction. A database newer than this program is an error.
+    /// Applies the missing migrations in one transaction. The version is read inside the write
+    /// transaction, so two processes opening a new store cannot both apply the same migration.
     func migrate(_ db: SQLiteDatabase) throws {
+        try db.transaction {
+            let current = try version(db)
+            for version in current..<migrations.count {
+                try db.execute(migrations[version])
+            }
+            if current < migrations.count { try db.execute("PRAGMA user_version = \(migrations.count)") }
+        }
+    }
+
+    /// Readers never change the schema: they need it current.
+    func requireCurrent(_ db: SQLiteDatabase) throws {
+        let current = try version(db)
+        guard current == migrations.count else {
+            throw StoreError(.incompatible, "\(db.path): schema version \(current), this mnemo expects \(migrations.count); open it once for writing (e.g. `mnemo index`) to migrate")
+        }
+    }
+
+    /// The schema version; a database newer than this program is an error.
+    func version(_ db: SQLiteDatabase) throws -> Int {
         let current = Int(try db.query("PRAGMA user_version").first?.first?.int ?? 0)
         guard current <= migrations.count else {
             throw StoreError(.incompatible, "\(db.path): schema version \(current) is newer than this mnemo supports (\(migrations.count)); upgrade mnemo")
         }
-        guard current < migrations.count else { return }
-        try db.transaction {
-            for version in current..<migrations.count {
-                try db.execute(migrations[version])
-            }
-            try db.execute("PRAGMA user_version = \(migrations.count)")
-        }
+        return current
     }
 }

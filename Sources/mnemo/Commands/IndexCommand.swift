@@ -66,8 +66,11 @@ struct IndexCommand: ParsableCommand {
             bar?.update(p.filesDone)
         }
         bar?.finish()
+        // Nothing found to index at all (every path missing or unsupported) is a failed command.
+        let failed = report.files == 0 && !report.skipped.isEmpty
         if output.json {
             try Terminal.printJSON(report)
+            if failed { throw ExitCode.failure }
             return
         }
         print(String(format: "indexed %d file(s): %d added, %d replaced, %d unchanged; %d chunks (%d embedded, %d reused) in %.1f s → %@",
@@ -78,6 +81,7 @@ struct IndexCommand: ParsableCommand {
             print("skipped \(report.skipped.count):")
             for s in report.skipped { print("  \(s.path): \(s.reason)") }
         }
+        if failed { throw ExitCode.failure }
     }
 }
 

@@ -12,6 +12,7 @@ struct TokenizeCommand: ParsableCommand {
         Examples:
           mnemo tokenize "Hello, world! Unbelievable."
           mnemo tokenize --json "naïve café" "東京タワー"
+          mnemo tokenize --model qwen-0.5b "<|im_start|>user\nhi<|im_end|>"
         """
     )
 
@@ -44,15 +45,24 @@ struct TokenizeCommand: ParsableCommand {
     func run() throws {
         var inputs = texts
         if let file { inputs += TextInput.lines(try TextInput.read(file)) }
-        let directory = try ModelLocator.resolve(model)
-        let tokenizer = try WordPieceTokenizer(
-            tokenizerJSON: (directory as NSString).appendingPathComponent("tokenizer.json"), maxLength: 256)
-        let entries = inputs.map { text in
-            let ids = tokenizer.encode(text)
-            return Entry(text: text, ids: ids, tokens: tokenizer.tokenStrings(ids))
+        let path = try ModelLocator.resolve(model)
+        let entries: [Entry]
+        if path.hasSuffix(".gguf") {
+            let tokenizer = try BPETokenizer(path: path)
+            entries = inputs.map { text in
+                let ids = tokenizer.encode(text, addBOS: nil, parseSpecial: true)
+                return Entry(text: text, ids: ids, tokens: ids.map { tokenizer.decode([$0]) })
+            }
+        } else {
+            let tokenizer = try WordPieceTokenizer(
+                tokenizerJSON: (path as NSString).appendingPathComponent("tokenizer.json"), maxLength: 256)
+            entries = inputs.map { text in
+                let ids = tokenizer.encode(text)
+                return Entry(text: text, ids: ids, tokens: tokenizer.tokenStrings(ids))
+            }
         }
         if output.json {
-            try Terminal.printJSON(JSONOutput(model: URL(fileURLWithPath: directory).lastPathComponent, tokens: entries))
+            try Terminal.printJSON(JSONOutput(model: URL(fileURLWithPath: path).lastPathComponent, tokens: entries))
             return
         }
         for e in entries {
