@@ -255,16 +255,8 @@ public final class MemoryStore {
     /// Adds vectors of chunks SQLite has and the index lacks; with `fullDiff`, also drops (or
     /// tombstones) index entries whose chunk is gone.
     private func reconcile(fullDiff: Bool) throws {
-        let added = try db.query("SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id", [.integer(indexMaxID)])
-        if !added.isEmpty {
-            var vectors: [Float] = []
-            var ids: [Int64] = []
-            vectors.reserveCapacity(added.count * manifest.dimension)
-            for row in added {
-                guard let id = row[0].int, let blob = row[1].data else { continue }
-                vectors += try decodeEmbedding(blob, chunk: id)
-                ids.append(id)
-            }
+        let (ids, vectors) = try storedVectors(after: indexMaxID)
+        if !ids.isEmpty {
             try index.add(vectors, ids: ids)
             indexMaxID = max(indexMaxID, ids.last ?? 0)
             dirty = true
@@ -288,6 +280,21 @@ public final class MemoryStore {
             try reconcile(fullDiff: false)
             indexChanges = changes
         }
+    }
+
+    /// Ids and concatenated embeddings of the chunks with id > `after`, in id order.
+    private func storedVectors(after: Int64) throws -> (ids: [Int64], vectors: [Float]) {
+        let rows = try db.query("SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id", [.integer(after)])
+        var ids: [Int64] = []
+        var vectors: [Float] = []
+        ids.reserveCapacity(rows.count)
+        vectors.reserveCapacity(rows.count * manifest.dimension)
+        for row in rows {
+            guard let id = row[0].int, let blob = row[1].data else { continue }
+            vectors += try decodeEmbedding(blob, chunk: id)
+            ids.append(id)
+        }
+        return (ids, vectors)
     }
 
     func decodeEmbedding(_ blob: Data, chunk: Int64) throws -> [Float] {
@@ -540,15 +547,7 @@ public final class MemoryStore {
     }
 
     private func rebuildIndex(layout: VectorIndex.Layout) throws {
-        let rows = try db.query("SELECT id, embedding FROM chunks ORDER BY id")
-        var ids: [Int64] = []
-        var vectors: [Float] = []
-        vectors.reserveCapacity(rows.count * manifest.dimension)
-        for row in rows {
-            guard let id = row[0].int, let blob = row[1].data else { continue }
-            vectors += try decodeEmbedding(blob, chunk: id)
-            ids.append(id)
-        }
+        let (ids, vectors) = try storedVectors(after: 0)
         let fresh = try VectorIndex.create(layout: layout, dimension: manifest.dimension, count: ids.count)
         if !fresh.isTrained {
             // Train on an evenly spaced sample: enough for k-means, bounded in time.
