@@ -339,9 +339,10 @@ public final class MemoryStore {
         }
         try refresh()
         guard k > 0, index.count > 0 else { return [] }
-        // IVF-PQ scores are approximate: fetch more candidates and re-rank them exactly.
+        // IVF-PQ scores are approximate (48-byte codes): fetch many candidates and re-rank them
+        // exactly with the vectors in SQLite. 4×k candidates gave recall@10 = 0.47 at 1M vectors.
         let rerank = index.layout == .ivfpq
-        let wanted = rerank ? k * 4 : k
+        let wanted = rerank ? min(max(k * 20, 100), 2000) : k
         var fetch = wanted + tombstones.count + (filter.isEmpty ? 0 : 4 * k)
         while true {
             let hits = try index.search(query, k: fetch)

@@ -72,7 +72,7 @@ final class VectorIndex {
         switch layout {
         case .flat: break
         case .hnsw: _ = mnemo_faiss_set_hnsw_ef_search(handle, 96)
-        case .ivfpq: _ = mnemo_faiss_set_nprobe(handle, 32)
+        case .ivfpq: _ = mnemo_faiss_set_nprobe(handle, 64)
         }
     }
 
