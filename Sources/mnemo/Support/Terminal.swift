@@ -36,10 +36,13 @@ final class ProgressBar {
         self.label = label
     }
 
+    var lastDone = -1
+
     func update(_ done: Int, force: Bool = false) {
         let now = Date()
-        guard force || now.timeIntervalSince(lastDraw) >= (tty ? 0.1 : 5) else { return }
+        guard force || now.timeIntervalSince(lastDraw) >= (tty ? 0.1 : 5), done != lastDone || tty else { return }
         lastDraw = now
+        lastDone = done
         let elapsed = max(now.timeIntervalSince(start), 1e-6)
         let rate = Double(done) / elapsed
         let eta = rate > 0 ? Double(total - done) / rate : 0
