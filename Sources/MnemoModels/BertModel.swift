@@ -96,13 +96,14 @@ public final class BertModel: Sendable {
         let h = config.hiddenSize, f = config.intermediateSize
         let heads = config.numAttentionHeads, hd = config.headDim
         var offsets = [0]
+        var n = 0
         for s in sequences {
             guard s.count <= config.maxPositionEmbeddings else {
                 throw ModelError(.badInput, "sequence of \(s.count) tokens exceeds the model's \(config.maxPositionEmbeddings) positions")
             }
-            offsets.append(offsets.last! + s.count)
+            n += s.count
+            offsets.append(n)
         }
-        let n = offsets.last!
         let x = FloatBuffer(count: n * h, zeroed: false)
 
         // Embeddings: word + position + token type 0, then LayerNorm.

@@ -15,7 +15,9 @@ public final class FloatBuffer: @unchecked Sendable {
 
     public convenience init(_ values: [Float]) {
         self.init(count: values.count, zeroed: false)
-        values.withUnsafeBufferPointer { pointer.initialize(from: $0.baseAddress!, count: values.count) }
+        values.withUnsafeBufferPointer { source in
+            if let base = source.baseAddress { pointer.initialize(from: base, count: values.count) }
+        }
     }
 
     deinit { UnsafeMutableRawPointer(pointer).deallocate() }
