@@ -13,27 +13,11 @@ public enum Kernels {
         mk_layer_norm(x, rows, dim, gamma, beta, eps)
     }
 
-    /// RMSNorm over each row: x / sqrt(mean(x²) + eps) · gamma (Llama-family decoders).
-    public static func rmsNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, dim: Int, gamma: UnsafePointer<Float>, eps: Float) {
-        mk_rms_norm(x, rows, dim, gamma, eps)
-    }
-
     /// GELU, exact erf form as BERT uses it: x · ½ · (1 + erf(x / √2)).
     public static func geluErf(_ x: UnsafeMutablePointer<Float>, count: Int) { mk_gelu_erf(x, count) }
 
-    /// SiLU: x · sigmoid(x).
-    public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) { mk_silu(x, count) }
-
-    /// Softmax of `x[0..<count]` in place, numerically stable.
-    public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) { mk_softmax(x, count) }
-
     /// y += x
     public static func add(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) { mk_add(y, x, count) }
-
-    /// y += a · x
-    public static func axpy(_ a: Float, _ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
-        mk_axpy(y, a, x, count)
-    }
 
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float { mk_dot(a, b, count) }
 

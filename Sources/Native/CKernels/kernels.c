@@ -27,13 +27,9 @@ int mk_has_avx2(void) {
 #define DISPATCH(name, args) (mk_has_avx2() ? name##_avx2 args : name##_generic args)
 
 void mk_gelu_erf(float *x, size_t n) { DISPATCH(gelu_erf, (x, n)); }
-void mk_silu(float *x, size_t n) { DISPATCH(silu, (x, n)); }
 void mk_softmax(float *x, size_t n) { DISPATCH(softmax, (x, n)); }
 void mk_layer_norm(float *x, size_t rows, size_t dim, const float *gamma, const float *beta, float eps) {
     DISPATCH(layer_norm, (x, rows, dim, gamma, beta, eps));
-}
-void mk_rms_norm(float *x, size_t rows, size_t dim, const float *gamma, float eps) {
-    DISPATCH(rms_norm, (x, rows, dim, gamma, eps));
 }
 void mk_add(float *y, const float *x, size_t n) { DISPATCH(add, (y, x, n)); }
 void mk_axpy(float *y, float a, const float *x, size_t n) { DISPATCH(axpy, (y, a, x, n)); }

@@ -74,19 +74,6 @@ static void FN(gelu_erf)(float *x, size_t n) {
     for (; i < n; i++) x[i] = 0.5f * x[i] * (1.f + erff(x[i] * 0.70710678118654752f));
 }
 
-static void FN(silu)(float *x, size_t n) {
-    size_t i = 0;
-#ifdef VECTOR
-    const __m256 one = _mm256_set1_ps(1.f), zero = _mm256_setzero_ps();
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
-        __m256 d = _mm256_add_ps(one, exp8(_mm256_sub_ps(zero, v)));
-        _mm256_storeu_ps(x + i, _mm256_div_ps(v, d));
-    }
-#endif
-    for (; i < n; i++) x[i] = x[i] / (1.f + expf(-x[i]));
-}
-
 static float FN(dot)(const float *a, const float *b, size_t n) {
     size_t i = 0;
     float s = 0;
@@ -187,20 +174,6 @@ static void FN(layer_norm)(float *x, size_t rows, size_t dim, const float *gamma
         }
 #endif
         for (; i < dim; i++) row[i] = (row[i] - mean) * inv * gamma[i] + beta[i];
-    }
-}
-
-static void FN(rms_norm)(float *x, size_t rows, size_t dim, const float *gamma, float eps) {
-    for (size_t r = 0; r < rows; r++) {
-        float *row = x + r * dim;
-        float inv = 1.f / sqrtf(FN(dot)(row, row, dim) / (float)dim + eps);
-        size_t i = 0;
-#ifdef VECTOR
-        __m256 vinv = _mm256_set1_ps(inv);
-        for (; i + 8 <= dim; i += 8)
-            _mm256_storeu_ps(row + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(row + i), vinv), _mm256_loadu_ps(gamma + i)));
-#endif
-        for (; i < dim; i++) row[i] = row[i] * inv * gamma[i];
     }
 }
 

@@ -13,14 +13,10 @@ int mk_has_avx2(void);
 
 /// x = x * 0.5 * (1 + erf(x / sqrt 2)), in place.
 void mk_gelu_erf(float *x, size_t n);
-/// x = x * sigmoid(x) (SiLU), in place.
-void mk_silu(float *x, size_t n);
 /// Numerically stable softmax of x[0..n), in place.
 void mk_softmax(float *x, size_t n);
 /// LayerNorm of each of `rows` rows of `dim` floats, in place.
 void mk_layer_norm(float *x, size_t rows, size_t dim, const float *gamma, const float *beta, float eps);
-/// RMSNorm of each row, in place.
-void mk_rms_norm(float *x, size_t rows, size_t dim, const float *gamma, float eps);
 /// y[i] += x[i]
 void mk_add(float *y, const float *x, size_t n);
 /// y[i] += a * x[i]
