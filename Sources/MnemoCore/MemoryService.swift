@@ -128,12 +128,14 @@ public final class MemoryService {
         let hashes = chunks.map { SHA256.hex($0.text) }
         var vectors: [String: [Float]] = [:]
         var toEmbed: [(hash: String, text: String)] = []
-        for (chunk, h) in zip(chunks, hashes) where vectors[h] == nil {
+        var queued = Set<String>()  // a set, not a scan of toEmbed: files can have thousands of chunks
+        for (chunk, h) in zip(chunks, hashes) where vectors[h] == nil && !queued.contains(h) {
             if let stored = try store.embedding(forContentHash: h) {
                 vectors[h] = stored
                 report.reusedEmbeddings += 1
-            } else if !toEmbed.contains(where: { $0.hash == h }) {
+            } else {
                 toEmbed.append((h, chunk.text))
+                queued.insert(h)
             }
         }
         let embedded = try encoder.embed(toEmbed.map(\.text))
