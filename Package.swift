@@ -14,6 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Arbitrary-size integers for the calculator's exact rationals.
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
     ],
     targets: [
         // Native libraries from Debian.
@@ -43,25 +45,29 @@ let package = Package(
         .target(name: "MnemoStore", dependencies: ["CSQLite", "CFaiss"]),
         // The memory service: encoder + ingest + store, and everything built on them.
         .target(name: "MnemoCore", dependencies: ["MnemoModels", "MnemoIngest", "MnemoStore"], swiftSettings: fast),
+        // Tools beside the LLM: an exact calculator and read-only SQL over a user's SQLite database.
+        .target(name: "MnemoTools", dependencies: ["CSQLite", .product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
         // The command-line edge.
         .executableTarget(
             name: "mnemo",
             dependencies: [
                 "MnemoCore",
+                "MnemoTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
-        .testTarget(name: "NativeTests", dependencies: ["CFaiss", "CSQLite", "COpenBLAS"]),
+        .testTarget(name: "NativeTests", dependencies: ["CFaiss", "CSQLite", "COpenBLAS", "CKernels"]),
         .testTarget(
             name: "MnemoModelsTests",
             dependencies: ["MnemoModels"],
             exclude: ["Resources/generate_fixtures.py"],
-            resources: [.copy("Resources/encoder_fixtures.json"), .copy("Resources/llama-vocab")]
+            resources: [.copy("Resources/encoder_fixtures.json"), .copy("Resources/llama-vocab"), .copy("Resources/llama-reference")]
         ),
         .testTarget(name: "MnemoStoreTests", dependencies: ["MnemoStore"]),
         .testTarget(name: "CLITests", dependencies: ["mnemo"]),
         .testTarget(name: "MnemoIngestTests", dependencies: ["MnemoIngest"]),
+        .testTarget(name: "MnemoToolsTests", dependencies: ["MnemoTools", .product(name: "BigInt", package: "BigInt")]),
     ],
     swiftLanguageModes: [.v6]
 )

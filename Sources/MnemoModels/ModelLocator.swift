@@ -5,6 +5,8 @@ import Foundation
 /// `make setup` installs into `$MNEMO_MODELS`, by default `${XDG_DATA_HOME:-~/.local/share}/mnemo/models`.
 public enum ModelLocator {
     public static let defaultEncoder = "all-MiniLM-L6-v2"
+    /// The chat model `make setup` installs by default.
+    public static let defaultChatModel = "qwen-0.5b"
 
     public static var modelsDirectory: String {
         let env = ProcessInfo.processInfo.environment

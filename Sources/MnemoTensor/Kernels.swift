@@ -13,6 +13,19 @@ public enum Kernels {
         mk_layer_norm(x, rows, dim, gamma, beta, eps)
     }
 
+    /// RMSNorm over each row of `x[rows×dim]`: x / sqrt(mean(x²) + eps) · gamma.
+    public static func rmsNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, dim: Int, gamma: UnsafePointer<Float>, eps: Float) {
+        mk_rms_norm(x, rows, dim, gamma, eps)
+    }
+
+    /// SwiGLU in place: gate = silu(gate) · up.
+    public static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        mk_swiglu(gate, up, count)
+    }
+
+    /// Softmax of `x[0..<count]` in place.
+    public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) { mk_softmax(x, count) }
+
     /// GELU, exact erf form as BERT uses it: x · ½ · (1 + erf(x / √2)).
     public static func geluErf(_ x: UnsafeMutablePointer<Float>, count: Int) { mk_gelu_erf(x, count) }
 

@@ -14,9 +14,13 @@ struct Mnemo: ParsableCommand {
           mnemo embed "The cat sits on the mat." "A feline is resting on a rug."
           mnemo embed --file notes.txt --json > vectors.json
           mnemo tokenize "Hello, world! Unbelievable." --json
+          mnemo calc "2^100 / 3"
+          mnemo sql --db Examples/shop.sqlite "SELECT count(*) FROM orders"
+          mnemo generate --chat "Write a Python function that reverses a string."
         """,
         version: "0.1.0",
         subcommands: [IndexCommand.self, QueryCommand.self, DeleteCommand.self, StatsCommand.self, RebuildCommand.self,
-                      EmbedCommand.self, TokenizeCommand.self, EvalCommand.self, BenchCommand.self]
+                      EmbedCommand.self, TokenizeCommand.self, GenerateCommand.self, EvalCommand.self, BenchCommand.self,
+                      CalcCommand.self, SQLCommand.self]
     )
 }

@@ -37,6 +37,17 @@ public final class BPETokenizer: Sendable {
     public let eosID: Int32?
     /// `tokenizer.ggml.add_bos_token` (false when absent).
     public let addBOSByDefault: Bool
+    /// Tokens that end a generation: EOS, and the end-of-turn and fill-in-the-middle markers found by
+    /// name (`endOfGenerationNames`), as llama.cpp finds them.
+    public let endOfGenerationIDs: Set<Int32>
+
+    /// Names llama.cpp treats as ending a generation whatever type the file gives them (they are made
+    /// control tokens): end-of-turn markers, and the FIM pad, repository and file-separator tokens.
+    static let endOfGenerationNames: Set<String> = [
+        "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOS_TOKEN>", "_<EOT>", "</s>",
+        "<|fim_pad|>", "<fim-pad>", "<PAD>", "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>",
+        "<|file_sep|>",
+    ]
     public var vocabularySize: Int { tokens.count }
 
     private let tokenToID: [String: Int32]
@@ -86,6 +97,11 @@ public final class BPETokenizer: Sendable {
                 types[i] = tt
             }
         }
+        var endOfGeneration = Set<Int32>()
+        for (i, t) in tokens.enumerated() where Self.endOfGenerationNames.contains(t) {
+            types[i] = .control
+            endOfGeneration.insert(Int32(i))
+        }
         tokenTypes = types
 
         func tokenID(_ key: String) throws -> Int32? {
@@ -96,6 +112,8 @@ public final class BPETokenizer: Sendable {
         bosID = try tokenID("tokenizer.ggml.bos_token_id")
         eosID = try tokenID("tokenizer.ggml.eos_token_id")
         addBOSByDefault = try gguf.bool("tokenizer.ggml.add_bos_token") ?? false
+        if let eosID { endOfGeneration.insert(eosID) }
+        endOfGenerationIDs = endOfGeneration
 
         var tokenToID: [String: Int32] = [:]
         tokenToID.reserveCapacity(n)

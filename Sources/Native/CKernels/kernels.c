@@ -31,6 +31,10 @@ void mk_softmax(float *x, size_t n) { DISPATCH(softmax, (x, n)); }
 void mk_layer_norm(float *x, size_t rows, size_t dim, const float *gamma, const float *beta, float eps) {
     DISPATCH(layer_norm, (x, rows, dim, gamma, beta, eps));
 }
+void mk_rms_norm(float *x, size_t rows, size_t dim, const float *gamma, float eps) {
+    DISPATCH(rms_norm, (x, rows, dim, gamma, eps));
+}
+void mk_swiglu(float *gate, const float *up, size_t n) { DISPATCH(swiglu, (gate, up, n)); }
 void mk_add(float *y, const float *x, size_t n) { DISPATCH(add, (y, x, n)); }
 void mk_axpy(float *y, float a, const float *x, size_t n) { DISPATCH(axpy, (y, a, x, n)); }
 float mk_dot(const float *a, const float *b, size_t n) { return DISPATCH(dot, (a, b, n)); }

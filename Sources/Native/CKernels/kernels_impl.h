@@ -177,6 +177,34 @@ static void FN(layer_norm)(float *x, size_t rows, size_t dim, const float *gamma
     }
 }
 
+static void FN(rms_norm)(float *x, size_t rows, size_t dim, const float *gamma, float eps) {
+    for (size_t r = 0; r < rows; r++) {
+        float *row = x + r * dim;
+        float inv = 1.f / sqrtf(FN(dot)(row, row, dim) / (float)dim + eps);
+        size_t i = 0;
+#ifdef VECTOR
+        __m256 vinv = _mm256_set1_ps(inv);
+        for (; i + 8 <= dim; i += 8)
+            _mm256_storeu_ps(row + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(row + i), vinv), _mm256_loadu_ps(gamma + i)));
+#endif
+        for (; i < dim; i++) row[i] = row[i] * inv * gamma[i];
+    }
+}
+
+// gate = silu(gate) * up, where silu(g) = g / (1 + exp(-g)).
+static void FN(swiglu)(float *gate, const float *up, size_t n) {
+    size_t i = 0;
+#ifdef VECTOR
+    const __m256 one = _mm256_set1_ps(1.f), zero = _mm256_setzero_ps();
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps(gate + i);
+        __m256 s = _mm256_div_ps(g, _mm256_add_ps(one, exp8(_mm256_sub_ps(zero, g))));
+        _mm256_storeu_ps(gate + i, _mm256_mul_ps(s, _mm256_loadu_ps(up + i)));
+    }
+#endif
+    for (; i < n; i++) gate[i] = gate[i] / (1.f + expf(-gate[i])) * up[i];
+}
+
 static void FN(attention)(const float *q, size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
                           float *out, size_t ldo, size_t m, size_t n, size_t hd, float scale,
                           long causal_offset, float *scratch) {

@@ -17,6 +17,10 @@ void mk_gelu_erf(float *x, size_t n);
 void mk_softmax(float *x, size_t n);
 /// LayerNorm of each of `rows` rows of `dim` floats, in place.
 void mk_layer_norm(float *x, size_t rows, size_t dim, const float *gamma, const float *beta, float eps);
+/// RMSNorm of each row, in place: x / sqrt(mean(x^2) + eps) * gamma.
+void mk_rms_norm(float *x, size_t rows, size_t dim, const float *gamma, float eps);
+/// SwiGLU, in place: gate[i] = silu(gate[i]) * up[i].
+void mk_swiglu(float *gate, const float *up, size_t n);
 /// y[i] += x[i]
 void mk_add(float *y, const float *x, size_t n);
 /// y[i] += a * x[i]
@@ -31,6 +35,42 @@ float mk_dot(const float *a, const float *b, size_t n);
 void mk_attention(const float *q, size_t ldq, const float *k, size_t ldk, const float *v, size_t ldv,
                   float *out, size_t ldo, size_t m, size_t n, size_t head_dim, float scale,
                   long causal_offset, float *scratch);
+
+// ---- Parallel loops (pool.c) ----
+
+typedef void (*mk_chunk_fn)(void *ctx, int chunk, int chunks);
+/// Runs fn(ctx, c, chunks) for every chunk c < chunks, on up to `threads` threads: the caller and a
+/// persistent pool whose workers claim chunks one at a time. Nested calls, and calls while another
+/// thread holds the pool, run serially on the calling thread. Returns the threads offered the work.
+int mk_parallel_for(int threads, int chunks, mk_chunk_fn fn, void *ctx);
+
+// ---- Block-quantised weights (quants.c) ----
+
+/// GGML tensor types, numbered as in GGUF files.
+enum {
+    MK_F32 = 0, MK_F16 = 1, MK_Q4_0 = 2, MK_Q4_1 = 3, MK_Q5_0 = 6, MK_Q8_0 = 8, MK_Q8_1 = 9,
+    MK_Q4_K = 12, MK_Q6_K = 14, MK_Q8_K = 15
+};
+
+float mk_fp16_to_fp32(unsigned short h);
+unsigned short mk_fp32_to_fp16(float f);
+
+/// Bytes taken by `n` values of `type` (n a multiple of its block size); 0 for unknown types.
+size_t mk_row_size(int type, size_t n);
+/// Dequantises `n` values; returns -1 for a type it does not know.
+int mk_dequantize(int type, const void *src, float *dst, size_t n);
+/// The format activations are quantised to for a dot product with weights of `weight_type`
+/// (Q8_0, Q8_1, Q8_K or F32), or -1.
+int mk_activation_type(int weight_type);
+/// Quantises `n` activations into that format (`dst` holds mk_row_size(mk_activation_type(t), n) bytes).
+int mk_quantize_activations(int weight_type, const float *x, void *dst, size_t n);
+/// Dot product of one weight row of `n` values with activations quantised by mk_quantize_activations.
+float mk_vec_dot(int weight_type, const void *w, const void *xq, size_t n);
+/// out[t * ldo + r] = dot(weight row r, activation row t) for rows r0 <= r < r1 and tokens t < ntok.
+void mk_matmul(int weight_type, const void *w, size_t cols, size_t r0, size_t r1,
+               const void *xq, size_t ntok, float *out, size_t ldo);
+/// Tests: 1 forces the portable dot products, 0 goes back to run-time detection.
+void mk_force_generic_quants(int generic);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,600 @@
+// Block-quantised weights (GGML's formats, as stored in GGUF files): dequantisation, activation
+// quantisation, and dot products computed in the block formats themselves.
+//
+// Every format is block floating point: one scale (sometimes a min) per block of small integers.
+// A matrix-vector product therefore quantises the activations once per row (Q8_0, Q8_1 or Q8_K,
+// whichever matches the weight's blocks), then sums integer products block by block and applies the
+// two scales once per block. The portable C versions below define the arithmetic; the AVX2 versions
+// compute the same integer sums 32 lanes at a time, and are chosen at run time.
+#include "CKernels.h"
+#include <math.h>
+#include <string.h>
+#include <stdint.h>
+#include <immintrin.h>
+
+// ---- Block layouts (sizes as GGUF stores them; no padding: every field is 1 or 2 bytes wide) ----
+
+typedef struct { uint16_t d; uint8_t qs[16]; } block_q4_0;              // x = d * (q - 8)
+typedef struct { uint16_t d, m; uint8_t qs[16]; } block_q4_1;           // x = d * q + m
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[16]; } block_q5_0; // x = d * (q - 16), q has 5 bits
+typedef struct { uint16_t d; int8_t qs[32]; } block_q8_0;               // x = d * q
+typedef struct { uint16_t d, s; int8_t qs[32]; } block_q8_1;            // x = d * q; s = d * sum(q)
+typedef struct { uint16_t d, dmin; uint8_t scales[12]; uint8_t qs[128]; } block_q4_K;
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } block_q6_K;
+typedef struct { float d; int8_t qs[256]; int16_t bsums[16]; } block_q8_K;
+
+_Static_assert(sizeof(block_q4_0) == 18, "q4_0");
+_Static_assert(sizeof(block_q4_1) == 20, "q4_1");
+_Static_assert(sizeof(block_q5_0) == 22, "q5_0");
+_Static_assert(sizeof(block_q8_0) == 34, "q8_0");
+_Static_assert(sizeof(block_q8_1) == 36, "q8_1");
+_Static_assert(sizeof(block_q4_K) == 144, "q4_K");
+_Static_assert(sizeof(block_q6_K) == 210, "q6_K");
+_Static_assert(sizeof(block_q8_K) == 292, "q8_K");
+
+// ---- IEEE half precision, by hand (portable; the AVX2 paths use F16C) ----
+
+float mk_fp16_to_fp32(unsigned short h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (mant == 0) bits = sign;
+        else {  // subnormal: normalise
+            int e = -1;
+            do { e++; mant <<= 1; } while (!(mant & 0x400));
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+        }
+    } else if (exp == 31) bits = sign | 0x7f800000 | (mant << 13);
+    else bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+unsigned short mk_fp32_to_fp16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t mant = x & 0x7fffff;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10) return (uint16_t)sign;
+        mant |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp);
+        uint32_t half = mant >> shift, rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exp << 10) | (mant >> 13);
+    uint32_t rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;  // round to nearest even (may carry into exp)
+    return (uint16_t)half;
+}
+
+#define F16(h) mk_fp16_to_fp32(h)
+
+// Q4_K packs 8 six-bit scales and 8 six-bit mins into 12 bytes.
+static inline void q4_K_scale_min(int j, const uint8_t *s, uint8_t *scale, uint8_t *min) {
+    if (j < 4) {
+        *scale = s[j] & 63;
+        *min = s[j + 4] & 63;
+    } else {
+        *scale = (uint8_t)((s[j + 4] & 0xf) | ((s[j - 4] >> 6) << 4));
+        *min = (uint8_t)((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+    }
+}
+
+// ---- Dequantisation ----
+
+int mk_dequantize(int type, const void *src, float *y, size_t n) {
+    switch (type) {
+    case MK_F32: memcpy(y, src, n * sizeof(float)); return 0;
+    case MK_F16: {
+        const uint16_t *x = src;
+        for (size_t i = 0; i < n; i++) y[i] = F16(x[i]);
+        return 0;
+    }
+    case MK_Q4_0: {
+        const block_q4_0 *x = src;
+        for (size_t b = 0; b < n / 32; b++, y += 32) {
+            float d = F16(x[b].d);
+            for (int j = 0; j < 16; j++) {
+                y[j] = d * ((x[b].qs[j] & 0xf) - 8);
+                y[j + 16] = d * ((x[b].qs[j] >> 4) - 8);
+            }
+        }
+        return 0;
+    }
+    case MK_Q4_1: {
+        const block_q4_1 *x = src;
+        for (size_t b = 0; b < n / 32; b++, y += 32) {
+            float d = F16(x[b].d), m = F16(x[b].m);
+            for (int j = 0; j < 16; j++) {
+                y[j] = d * (x[b].qs[j] & 0xf) + m;
+                y[j + 16] = d * (x[b].qs[j] >> 4) + m;
+            }
+        }
+        return 0;
+    }
+    case MK_Q5_0: {
+        const block_q5_0 *x = src;
+        for (size_t b = 0; b < n / 32; b++, y += 32) {
+            float d = F16(x[b].d);
+            uint32_t qh;
+            memcpy(&qh, x[b].qh, 4);
+            for (int j = 0; j < 16; j++) {
+                int lo = (x[b].qs[j] & 0xf) | (((qh >> j) & 1) << 4);
+                int hi = (x[b].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+                y[j] = d * (lo - 16);
+                y[j + 16] = d * (hi - 16);
+            }
+        }
+        return 0;
+    }
+    case MK_Q8_0: {
+        const block_q8_0 *x = src;
+        for (size_t b = 0; b < n / 32; b++, y += 32) {
+            float d = F16(x[b].d);
+            for (int j = 0; j < 32; j++) y[j] = d * x[b].qs[j];
+        }
+        return 0;
+    }
+    case MK_Q8_1: {
+        const block_q8_1 *x = src;
+        for (size_t b = 0; b < n / 32; b++, y += 32) {
+            float d = F16(x[b].d);
+            for (int j = 0; j < 32; j++) y[j] = d * x[b].qs[j];
+        }
+        return 0;
+    }
+    case MK_Q8_K: {
+        const block_q8_K *x = src;
+        for (size_t b = 0; b < n / 256; b++, y += 256)
+            for (int j = 0; j < 256; j++) y[j] = x[b].d * x[b].qs[j];
+        return 0;
+    }
+    case MK_Q4_K: {
+        const block_q4_K *x = src;
+        for (size_t b = 0; b < n / 256; b++) {
+            float d = F16(x[b].d), dmin = F16(x[b].dmin);
+            const uint8_t *q = x[b].qs;
+            for (int j = 0; j < 8; j += 2, q += 32) {  // 64 values: low nibbles, then high nibbles
+                uint8_t s0, m0, s1, m1;
+                q4_K_scale_min(j, x[b].scales, &s0, &m0);
+                q4_K_scale_min(j + 1, x[b].scales, &s1, &m1);
+                for (int l = 0; l < 32; l++) *y++ = d * s0 * (q[l] & 0xf) - dmin * m0;
+                for (int l = 0; l < 32; l++) *y++ = d * s1 * (q[l] >> 4) - dmin * m1;
+            }
+        }
+        return 0;
+    }
+    case MK_Q6_K: {
+        const block_q6_K *x = src;
+        for (size_t b = 0; b < n / 256; b++) {
+            float d = F16(x[b].d);
+            const uint8_t *ql = x[b].ql, *qh = x[b].qh;
+            const int8_t *sc = x[b].scales;
+            for (int half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
+                for (int l = 0; l < 32; l++) {
+                    int s = l / 16;
+                    y[l] = d * sc[s] * (((ql[l] & 0xf) | ((qh[l] & 3) << 4)) - 32);
+                    y[l + 32] = d * sc[s + 2] * (((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                    y[l + 64] = d * sc[s + 4] * (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                    y[l + 96] = d * sc[s + 6] * (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+                }
+            }
+        }
+        return 0;
+    }
+    default: return -1;
+    }
+}
+
+// ---- Activation quantisation: the format each weight type multiplies against ----
+
+int mk_activation_type(int type) {
+    switch (type) {
+    case MK_Q4_0: case MK_Q5_0: case MK_Q8_0: return MK_Q8_0;
+    case MK_Q4_1: return MK_Q8_1;
+    case MK_Q4_K: case MK_Q6_K: return MK_Q8_K;
+    case MK_F16: case MK_F32: return MK_F32;
+    default: return -1;
+    }
+}
+
+size_t mk_row_size(int type, size_t n) {
+    switch (type) {
+    case MK_F32: return n * 4;
+    case MK_F16: return n * 2;
+    case MK_Q4_0: return n / 32 * sizeof(block_q4_0);
+    case MK_Q4_1: return n / 32 * sizeof(block_q4_1);
+    case MK_Q5_0: return n / 32 * sizeof(block_q5_0);
+    case MK_Q8_0: return n / 32 * sizeof(block_q8_0);
+    case MK_Q8_1: return n / 32 * sizeof(block_q8_1);
+    case MK_Q4_K: return n / 256 * sizeof(block_q4_K);
+    case MK_Q6_K: return n / 256 * sizeof(block_q6_K);
+    case MK_Q8_K: return n / 256 * sizeof(block_q8_K);
+    default: return 0;
+    }
+}
+
+static float block_amax(const float *x, int n, float *signed_max) {
+    float amax = 0, max = 0;
+    for (int j = 0; j < n; j++) {
+        float a = fabsf(x[j]);
+        if (a > amax) { amax = a; max = x[j]; }
+    }
+    if (signed_max) *signed_max = max;
+    return amax;
+}
+
+// Round half to even, as the vector rounding instructions do.
+static inline int round_even(float v) { return (int)lrintf(v); }
+
+static void quantize_q8_0(const float *x, block_q8_0 *y, size_t n, int with_sum) {
+    block_q8_1 *y1 = (block_q8_1 *)y;
+    for (size_t b = 0; b < n / 32; b++, x += 32) {
+        float amax = block_amax(x, 32, NULL);
+        float d = amax / 127.f, id = amax != 0 ? 127.f / amax : 0.f;
+        int8_t *qs = with_sum ? y1[b].qs : y[b].qs;
+        int sum = 0;
+        for (int j = 0; j < 32; j++) { qs[j] = (int8_t)round_even(x[j] * id); sum += qs[j]; }
+        if (with_sum) { y1[b].d = mk_fp32_to_fp16(d); y1[b].s = mk_fp32_to_fp16(d * (float)sum); }
+        else y[b].d = mk_fp32_to_fp16(d);
+    }
+}
+
+static void quantize_q8_K(const float *x, block_q8_K *y, size_t n) {
+    for (size_t b = 0; b < n / 256; b++, x += 256) {
+        float max;
+        float amax = block_amax(x, 256, &max);
+        if (amax == 0) { memset(&y[b], 0, sizeof(block_q8_K)); continue; }
+        // Scaled by the signed extreme so that it maps to exactly -127; clamp the other side at 127.
+        float iscale = -127.f / max;
+        for (int j = 0; j < 256; j++) {
+            int v = round_even(iscale * x[j]);
+            y[b].qs[j] = (int8_t)(v > 127 ? 127 : v);
+        }
+        for (int g = 0; g < 16; g++) {
+            int s = 0;
+            for (int j = 0; j < 16; j++) s += y[b].qs[g * 16 + j];
+            y[b].bsums[g] = (int16_t)s;
+        }
+        y[b].d = 1 / iscale;
+    }
+}
+
+int mk_quantize_activations(int weight_type, const float *x, void *dst, size_t n) {
+    switch (mk_activation_type(weight_type)) {
+    case MK_Q8_0: quantize_q8_0(x, dst, n, 0); return 0;
+    case MK_Q8_1: quantize_q8_0(x, dst, n, 1); return 0;
+    case MK_Q8_K: quantize_q8_K(x, dst, n); return 0;
+    case MK_F32: memcpy(dst, x, n * 4); return 0;
+    default: return -1;
+    }
+}
+
+// ---- Dot products, portable: integer sums per block, two scales per block ----
+
+static float dot_q4_0_generic(const block_q4_0 *x, const block_q8_0 *y, size_t nb) {
+    float s = 0;
+    for (size_t b = 0; b < nb; b++) {
+        int sum = 0;
+        for (int j = 0; j < 16; j++)
+            sum += ((x[b].qs[j] & 0xf) - 8) * y[b].qs[j] + ((x[b].qs[j] >> 4) - 8) * y[b].qs[j + 16];
+        s += F16(x[b].d) * F16(y[b].d) * (float)sum;
+    }
+    return s;
+}
+
+static float dot_q4_1_generic(const block_q4_1 *x, const block_q8_1 *y, size_t nb) {
+    float s = 0;
+    for (size_t b = 0; b < nb; b++) {
+        int sum = 0;
+        for (int j = 0; j < 16; j++) sum += (x[b].qs[j] & 0xf) * y[b].qs[j] + (x[b].qs[j] >> 4) * y[b].qs[j + 16];
+        s += F16(x[b].d) * F16(y[b].d) * (float)sum + F16(x[b].m) * F16(y[b].s);
+    }
+    return s;
+}
+
+static float dot_q5_0_generic(const block_q5_0 *x, const block_q8_0 *y, size_t nb) {
+    float s = 0;
+    for (size_t b = 0; b < nb; b++) {
+        uint32_t qh;
+        memcpy(&qh, x[b].qh, 4);
+        int sum = 0;
+        for (int j = 0; j < 16; j++) {
+            int lo = ((x[b].qs[j] & 0xf) | (((qh >> j) & 1) << 4)) - 16;
+            int hi = ((x[b].qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4)) - 16;
+            sum += lo * y[b].qs[j] + hi * y[b].qs[j + 16];
+        }
+        s += F16(x[b].d) * F16(y[b].d) * (float)sum;
+    }
+    return s;
+}
+
+static float dot_q8_0_generic(const block_q8_0 *x, const block_q8_0 *y, size_t nb) {
+    float s = 0;
+    for (size_t b = 0; b < nb; b++) {
+        int sum = 0;
+        for (int j = 0; j < 32; j++) sum += x[b].qs[j] * y[b].qs[j];
+        s += F16(x[b].d) * F16(y[b].d) * (float)sum;
+    }
+    return s;
+}
+
+static float dot_q4_K_generic(const block_q4_K *x, const block_q8_K *y, size_t nb) {
+    float s = 0;
+    for (size_t b = 0; b < nb; b++) {
+        const uint8_t *q = x[b].qs;
+        const int8_t *a = y[b].qs;
+        int sum = 0, mins = 0;
+        for (int j = 0; j < 8; j += 2, q += 32, a += 64) {
+            uint8_t s0, m0, s1, m1;
+            q4_K_scale_min(j, x[b].scales, &s0, &m0);
+            q4_K_scale_min(j + 1, x[b].scales, &s1, &m1);
+            int lo = 0, hi = 0;
+            for (int l = 0; l < 32; l++) { lo += (q[l] & 0xf) * a[l]; hi += (q[l] >> 4) * a[l + 32]; }
+            sum += s0 * lo + s1 * hi;
+            mins += m0 * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]) + m1 * (y[b].bsums[2 * j + 2] + y[b].bsums[2 * j + 3]);
+        }
+        s += y[b].d * (F16(x[b].d) * (float)sum - F16(x[b].dmin) * (float)mins);
+    }
+    return s;
+}
+
+static float dot_q6_K_generic(const block_q6_K *x, const block_q8_K *y, size_t nb) {
+    float s = 0;
+    for (size_t b = 0; b < nb; b++) {
+        const uint8_t *ql = x[b].ql, *qh = x[b].qh;
+        const int8_t *sc = x[b].scales, *a = y[b].qs;
+        int sum = 0;
+        for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, a += 128) {
+            int g[8] = {0};  // per 16-value group: four quarters of 32, two groups each
+            for (int l = 0; l < 32; l++) {
+                int s16 = l / 16;
+                g[0 + s16] += (((ql[l] & 0xf) | ((qh[l] & 3) << 4)) - 32) * a[l];
+                g[2 + s16] += (((ql[l + 32] & 0xf) | (((qh[l] >> 2) & 3) << 4)) - 32) * a[l + 32];
+                g[4 + s16] += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * a[l + 64];
+                g[6 + s16] += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * a[l + 96];
+            }
+            for (int k = 0; k < 8; k++) sum += sc[k] * g[k];
+        }
+        s += F16(x[b].d) * y[b].d * (float)sum;
+    }
+    return s;
+}
+
+static float dot_f16_generic(const uint16_t *x, const float *y, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++) s += F16(x[i]) * y[i];
+    return s;
+}
+
+static float dot_f32_generic(const float *x, const float *y, size_t n) {
+    float s = 0;
+    for (size_t i = 0; i < n; i++) s += x[i] * y[i];
+    return s;
+}
+
+// ---- Dot products, AVX2 + FMA + F16C ----
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+
+static inline float hsum_ps(__m256 v) {
+    __m128 lo = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
+    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
+    return _mm_cvtss_f32(lo);
+}
+
+static inline int hsum_epi32(__m256i v) {
+    __m128i lo = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4e));
+    lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0xb1));
+    return _mm_cvtsi128_si32(lo);
+}
+
+static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+// 32 unsigned bytes (each < 128) times 32 signed bytes, summed in pairs and then in fours: 8 int32.
+static inline __m256i dot_u8_i8(__m256i u, __m256i s) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+// Signed times signed: move x's sign onto y so that the unsigned-times-signed instruction applies.
+static inline __m256i dot_i8_i8(__m256i x, __m256i y) {
+    return dot_u8_i8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+// 16 bytes of nibbles to 32 bytes: the low nibbles (values 0..15) first, then the high nibbles.
+static inline __m256i unpack_nibbles(const uint8_t *q) {
+    __m128i b = _mm_loadu_si128((const __m128i *)q);
+    __m128i m = _mm_set1_epi8(0x0f);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(b, 4), m), _mm_and_si128(b, m));
+}
+
+// 32 bits to 32 bytes: 0xff where the bit is set, 0 elsewhere.
+static inline __m256i bits_to_bytes(const uint8_t *bits) {
+    uint32_t v;
+    memcpy(&v, bits, 4);
+    const __m256i spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                             0x0101010101010101, 0x0000000000000000);
+    const __m256i mask = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32((int)v), spread);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, mask), mask);
+}
+
+static float dot_q4_0_avx2(const block_q4_0 *x, const block_q8_0 *y, size_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i q = _mm256_sub_epi8(unpack_nibbles(x[b].qs), _mm256_set1_epi8(8));
+        __m256i a = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_i8(q, a)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static float dot_q4_1_avx2(const block_q4_1 *x, const block_q8_1 *y, size_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins = 0;
+    for (size_t b = 0; b < nb; b++) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_i8(unpack_nibbles(x[b].qs), a)), acc);
+        mins += h2f(x[b].m) * h2f(y[b].s);
+    }
+    return hsum_ps(acc) + mins;
+}
+
+static float dot_q5_0_avx2(const block_q5_0 *x, const block_q8_0 *y, size_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i high = _mm256_and_si256(bits_to_bytes(x[b].qh), _mm256_set1_epi8(0x10));
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[b].qs), high), _mm256_set1_epi8(16));
+        __m256i a = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_i8(q, a)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static float dot_q8_0_avx2(const block_q8_0 *x, const block_q8_0 *y, size_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        __m256i a = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        __m256 d = _mm256_set1_ps(h2f(x[b].d) * h2f(y[b].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_i8_i8(q, a)), acc);
+    }
+    return hsum_ps(acc);
+}
+
+static float dot_q4_K_avx2(const block_q4_K *x, const block_q8_K *y, size_t nb) {
+    __m256 acc = _mm256_setzero_ps();
+    float mins_acc = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (size_t b = 0; b < nb; b++) {
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) q4_K_scale_min(j, x[b].scales, &sc[j], &mn[j]);
+        int mins = 0;
+        for (int j = 0; j < 8; j++) mins += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        __m256i sum = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {  // 64 values: 32 low nibbles (sub-block 2j), 32 high (2j+1)
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * j));
+            __m256i a0 = _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * j));
+            __m256i a1 = _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * j + 32));
+            __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(q, m4), a0);
+            __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), a1);
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * j])));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * j + 1])));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(y[b].d * h2f(x[b].d)), _mm256_cvtepi32_ps(sum), acc);
+        mins_acc += y[b].d * h2f(x[b].dmin) * (float)mins;
+    }
+    return hsum_ps(acc) - mins_acc;
+}
+
+static float dot_q6_K_avx2(const block_q6_K *x, const block_q8_K *y, size_t nb) {
+    float acc = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *sc = x[b].scales;
+        // The stored values are q + 32 (0..63): sum q+32 against the activations, then take away
+        // 32 · scale · (activation sum) per group of 16, which the Q8_K block already holds.
+        int offset = 0;
+        for (int g = 0; g < 16; g++) offset += sc[g] * y[b].bsums[g];
+        __m256i sum = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            const uint8_t *ql = x[b].ql + 64 * half, *qh = x[b].qh + 32 * half;
+            const int8_t *a = y[b].qs + 128 * half, *s = sc + 8 * half;
+            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
+            };
+            for (int k = 0; k < 4; k++) {
+                __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(a + 32 * k)));
+                // The first 16 values take scale s[2k], the next 16 s[2k+1].
+                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(s[2 * k + 1]), _mm_set1_epi16(s[2 * k]));
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, scale));
+            }
+        }
+        acc += h2f(x[b].d) * y[b].d * (float)(hsum_epi32(sum) - 32 * offset);
+    }
+    return acc;
+}
+
+static float dot_f16_avx2(const uint16_t *x, const float *y, size_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        acc = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))), _mm256_loadu_ps(y + i), acc);
+    float s = hsum_ps(acc);
+    for (; i < n; i++) s += h2f(x[i]) * y[i];
+    return s;
+}
+
+static float dot_f32_avx2(const float *x, const float *y, size_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+    }
+    float s = hsum_ps(_mm256_add_ps(a0, a1));
+    for (; i < n; i++) s += x[i] * y[i];
+    return s;
+}
+
+#pragma clang attribute pop
+
+// ---- Dispatch ----
+
+static int use_avx2 = -1;
+
+static int has_avx2_f16c(void) {
+    if (use_avx2 < 0) {
+        __builtin_cpu_init();
+        use_avx2 = mk_has_avx2() && __builtin_cpu_supports("f16c");
+    }
+    return use_avx2;
+}
+
+void mk_force_generic_quants(int generic) { use_avx2 = generic ? 0 : -1; }
+
+float mk_vec_dot(int type, const void *w, const void *xq, size_t n) {
+    int v = has_avx2_f16c();
+    switch (type) {
+    case MK_Q4_0: return (v ? dot_q4_0_avx2 : dot_q4_0_generic)(w, xq, n / 32);
+    case MK_Q4_1: return (v ? dot_q4_1_avx2 : dot_q4_1_generic)(w, xq, n / 32);
+    case MK_Q5_0: return (v ? dot_q5_0_avx2 : dot_q5_0_generic)(w, xq, n / 32);
+    case MK_Q8_0: return (v ? dot_q8_0_avx2 : dot_q8_0_generic)(w, xq, n / 32);
+    case MK_Q4_K: return (v ? dot_q4_K_avx2 : dot_q4_K_generic)(w, xq, n / 256);
+    case MK_Q6_K: return (v ? dot_q6_K_avx2 : dot_q6_K_generic)(w, xq, n / 256);
+    case MK_F16: return (v ? dot_f16_avx2 : dot_f16_generic)(w, xq, n);
+    case MK_F32: return (v ? dot_f32_avx2 : dot_f32_generic)(w, xq, n);
+    default: return NAN;
+    }
+}
+
+void mk_matmul(int type, const void *w, size_t cols, size_t r0, size_t r1,
+               const void *xq, size_t ntok, float *out, size_t ldo) {
+    size_t wrow = mk_row_size(type, cols), xrow = mk_row_size(mk_activation_type(type), cols);
+    const char *wb = w, *xb = xq;
+    // Tiles of rows small enough to stay in L1/L2 while every token's activations stream past them.
+    const size_t tile = 16;
+    for (size_t rt = r0; rt < r1; rt += tile) {
+        size_t re = rt + tile < r1 ? rt + tile : r1;
+        for (size_t t = 0; t < ntok; t++)
+            for (size_t r = rt; r < re; r++)
+                out[t * ldo + r] = mk_vec_dot(type, wb + r * wrow, xb + t * xrow, cols);
+    }
+}
+

@@ -1,0 +1,120 @@
+// The block-format kernels (quants.c): each dot product equals the float dot product of the
+// dequantised weights and the dequantised activations, in the portable and the AVX2 versions alike.
+
+import CKernels
+import Foundation
+import Testing
+
+/// Deterministic pseudo-random bytes and floats.
+private struct LCG {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return state >> 11
+    }
+    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
+    mutating func unit() -> Float { Float(next() % 2_000_001) / 1_000_000 - 1 }
+}
+
+/// Random blocks of `type`: random quant bits, with every scale field set to a finite half float.
+private func randomBlocks(type: Int32, values n: Int, rng: inout LCG) -> [UInt8] {
+    let size = mk_row_size(type, n)
+    var bytes = (0..<size).map { _ in rng.byte() }
+    func half(at offset: Int, _ value: Float) {
+        let h = mk_fp32_to_fp16(value)
+        bytes[offset] = UInt8(h & 0xff)
+        bytes[offset + 1] = UInt8(h >> 8)
+    }
+    func scale() -> Float { Float(rng.next() % 1000 + 1) / 20000 }
+    switch Int(type) {
+    case MK_Q4_0, MK_Q5_0, MK_Q8_0:
+        let block = size / (n / 32)
+        for b in 0..<n / 32 { half(at: b * block, scale()) }
+    case MK_Q4_1:
+        for b in 0..<n / 32 { half(at: b * 20, scale()); half(at: b * 20 + 2, -scale()) }
+    case MK_Q4_K:
+        for b in 0..<n / 256 { half(at: b * 144, scale()); half(at: b * 144 + 2, scale()) }
+    case MK_Q6_K:
+        for b in 0..<n / 256 { half(at: b * 210 + 208, scale()) }
+    case MK_F16:
+        for i in 0..<n { half(at: 2 * i, rng.unit()) }
+    default:
+        break
+    }
+    return bytes
+}
+
+private func referenceDot(type: Int32, weights: [UInt8], activations xq: [UInt8], n: Int) -> (value: Double, magnitude: Double) {
+    var w = [Float](repeating: 0, count: n), x = [Float](repeating: 0, count: n)
+    #expect(mk_dequantize(type, weights, &w, n) == 0)
+    #expect(mk_dequantize(mk_activation_type(type), xq, &x, n) == 0)
+    var s = 0.0, m = 0.0
+    for i in 0..<n { s += Double(w[i]) * Double(x[i]); m += abs(Double(w[i]) * Double(x[i])) }
+    return (s, m)
+}
+
+/// Serialized: one test switches the process-wide kernel choice to the portable versions.
+@Suite(.serialized) struct QuantKernelTests {
+    static let types: [Int32] = [MK_Q4_0, MK_Q4_1, MK_Q5_0, MK_Q8_0, MK_Q4_K, MK_Q6_K, MK_F16, MK_F32].map { Int32($0) }
+
+    @Test(arguments: types)
+    func dotProductEqualsTheDequantisedDotProduct(type: Int32) {
+        var rng = LCG(state: UInt64(type) * 7919 + 1)
+        let n = 512
+        for generic in [false, true] {
+            mk_force_generic_quants(generic ? 1 : 0)
+            defer { mk_force_generic_quants(0) }
+            for _ in 0..<20 {
+                let w: [UInt8] = type == Int32(MK_F32)
+                    ? (0..<n).flatMap { _ in withUnsafeBytes(of: rng.unit()) { Array($0) } }
+                    : randomBlocks(type: type, values: n, rng: &rng)
+                let x = (0..<n).map { _ in rng.unit() * 3 }
+                var xq = [UInt8](repeating: 0, count: mk_row_size(mk_activation_type(type), n))
+                #expect(mk_quantize_activations(type, x, &xq, n) == 0)
+                let got = Double(mk_vec_dot(type, w, xq, n))
+                let (want, magnitude) = referenceDot(type: type, weights: w, activations: xq, n: n)
+                // Q8_1 keeps d·Σq as a half float, so Q4_1's min term carries that rounding.
+                let tolerance = (type == Int32(MK_Q4_1) ? 2e-3 : 1e-5) * magnitude + 1e-6
+                #expect(abs(got - want) <= tolerance, "type \(type) generic=\(generic): \(got) vs \(want)")
+            }
+        }
+    }
+
+    @Test func activationQuantisationIsCloseToTheFloats() {
+        var rng = LCG(state: 42)
+        let n = 1024
+        let x = (0..<n).map { _ in rng.unit() }
+        for type in [MK_Q8_0, MK_Q4_1, MK_Q4_K].map({ Int32($0) }) {
+            var xq = [UInt8](repeating: 0, count: mk_row_size(mk_activation_type(type), n))
+            mk_quantize_activations(type, x, &xq, n)
+            var back = [Float](repeating: 0, count: n)
+            mk_dequantize(mk_activation_type(type), xq, &back, n)
+            // 8-bit blocks: error at most half a step (a step is max|x| / 127 of the block, here ≤ 1/127),
+            // plus the half-float rounding of the scale (relative 2⁻¹¹) for Q8_0 and Q8_1.
+            let worst = zip(x, back).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1.0 / 127 / 2 + 1.0 / 2048, "activation type of \(type): worst error \(worst)")
+        }
+    }
+
+    @Test func halfFloatConversionRoundTrips() {
+        for bits in stride(from: 0, through: 0xffff, by: 1) {
+            let h = UInt16(bits)
+            let exponent = (h >> 10) & 0x1f
+            if exponent == 0x1f { continue }  // infinities and NaNs
+            #expect(mk_fp32_to_fp16(mk_fp16_to_fp32(h)) == h || (h == 0x8000 && mk_fp32_to_fp16(mk_fp16_to_fp32(h)) == 0x8000))
+        }
+        #expect(mk_fp16_to_fp32(0x3c00) == 1)
+        #expect(mk_fp16_to_fp32(0xc000) == -2)
+        #expect(mk_fp32_to_fp16(65504) == 0x7bff)
+        #expect(mk_fp32_to_fp16(1e6) == 0x7c00)
+    }
+
+    @Test func unknownTypesAreRefused() {
+        var out = [Float](repeating: 0, count: 32)
+        let src = [UInt8](repeating: 0, count: 64)
+        #expect(mk_dequantize(99, src, &out, 32) == -1)
+        #expect(mk_activation_type(99) == -1)
+        #expect(mk_row_size(99, 32) == 0)
+        #expect(mk_vec_dot(99, src, src, 32).isNaN)
+    }
+}
