@@ -4,7 +4,8 @@ import CKernels
 ///
 /// `multiply` quantises the activations once into the format the blocks multiply against (Q8_0, Q8_1
 /// or Q8_K; see quants.c) and computes every output as a dot product in the block formats, split
-/// over `Parallel.threads` by rows. Weights are never expanded to floats.
+/// over `Parallel.threads` by rows. Only batches (`defaultSgemmMinimumRows` rows or more) expand
+/// weights to floats, a tile at a time, for sgemm.
 public struct QuantizedMatrix: @unchecked Sendable {
     /// The GGUF type number (`MK_Q4_K` and friends in CKernels.h).
     public let type: Int32
@@ -33,25 +34,30 @@ public struct QuantizedMatrix: @unchecked Sendable {
     }
 
     /// Quantises `count` rows of activations `x[count × cols]` into `scratch` (at least
-    /// `count * activationRowBytes` bytes), ready for `multiply(quantized:)`.
+    /// `count * activationRowBytes` bytes), the format `mk_matmul` multiplies this matrix against.
     public func quantize(_ x: UnsafePointer<Float>, count: Int, into scratch: UnsafeMutableRawPointer) {
         let size = activationRowBytes
         for t in 0..<count { _ = mk_quantize_activations(type, x + t * cols, scratch + t * size, cols) }
     }
 
-    /// y[count × rows] = x[count × cols] · Wᵀ, from activations already quantised by `quantize`.
-    public func multiply(quantized xq: UnsafeRawPointer, count: Int, into y: UnsafeMutablePointer<Float>) {
-        Parallel.forEach(rows, minChunk: 32) { r in
-            mk_matmul(type, data, cols, r.lowerBound, r.upperBound, xq, count, y, rows)
-        }
-    }
+    /// From this many rows of activations on, `multiply` by default dequantises tiles of the weights to
+    /// floats and runs sgemm instead of block dot products: the dequantisation is paid once per batch,
+    /// and sgemm does more arithmetic per cycle than the int8 dot products (measured; see README).
+    /// Below it (decoding, short prompts) every weight is read once per row: the block dot products win.
+    public static let defaultSgemmMinimumRows = 32
 
     /// Several matrices over the same input (Q, K and V; gate and up) in one parallel region: the
-    /// activations are quantised once per format and the rows of all of them are split together.
+    /// activations are quantised once per format and the rows of all of them are split together;
+    /// or, for `sgemmMinimumRows` rows and more, float tiles and sgemm.
     public static func multiply(
         _ parts: [(matrix: QuantizedMatrix, output: UnsafeMutablePointer<Float>)],
-        input x: UnsafePointer<Float>, count: Int, scratch: UnsafeMutableRawPointer
+        input x: UnsafePointer<Float>, count: Int, scratch: UnsafeMutableRawPointer,
+        sgemmMinimumRows: Int = defaultSgemmMinimumRows
     ) {
+        if count >= sgemmMinimumRows {
+            multiplyDequantised(parts, input: x, count: count)
+            return
+        }
         var offsets: [Int32: Int] = [:]  // activation format -> offset of its quantised copy in scratch
         var next = 0
         var jobs: [(QuantizedMatrix, UnsafeMutablePointer<Float>, UnsafeRawPointer)] = []
@@ -74,6 +80,33 @@ public struct QuantizedMatrix: @unchecked Sendable {
             for (m, out, xq) in jobs {
                 let lo = max(range.lowerBound, start) - start, hi = min(range.upperBound, start + m.rows) - start
                 if lo < hi { mk_matmul(m.type, m.data, m.cols, lo, hi, xq, count, out, m.rows) }
+                start += m.rows
+            }
+        }
+    }
+
+    /// Batches: each chunk of output rows is dequantised in tiles of floats and multiplied by sgemm
+    /// against the float activations (which are therefore not quantised on this path).
+    private static func multiplyDequantised(
+        _ parts: [(matrix: QuantizedMatrix, output: UnsafeMutablePointer<Float>)],
+        input x: UnsafePointer<Float>, count: Int
+    ) {
+        let tile = 64
+        let total = parts.reduce(0) { $0 + $1.matrix.rows }
+        let maxCols = parts.map(\.matrix.cols).max() ?? 0
+        Parallel.forEach(total, minChunk: tile) { range in
+            let weights = UnsafeMutablePointer<Float>.allocate(capacity: tile * maxCols)
+            defer { weights.deallocate() }
+            var start = 0
+            for (m, out) in parts {
+                let lo = max(range.lowerBound, start) - start, hi = min(range.upperBound, start + m.rows) - start
+                var r = lo
+                while r < hi {
+                    let n = min(tile, hi - r)
+                    for i in 0..<n { m.dequantizeRow(r + i, into: weights + i * m.cols) }
+                    BLAS.gemmNT(m: count, n: n, k: m.cols, a: x, lda: m.cols, b: weights, ldb: m.cols, c: out + r, ldc: m.rows)
+                    r += n
+                }
                 start += m.rows
             }
         }

@@ -21,6 +21,8 @@ public struct DecoderConfig: Sendable, Equatable {
 
     public var kvDim: Int { kvHeads * headDim }
     public var qDim: Int { heads * headDim }
+    /// Keys and values of one position over all layers (f32).
+    public var kvCacheBytesPerPosition: Int { layers * 2 * kvDim * MemoryLayout<Float>.size }
 
     public static let supportedArchitectures = ["llama", "qwen2"]
 

@@ -170,7 +170,7 @@ public final class DecoderModel: Sendable {
             Kernels.rmsNorm(h, rows: n, dim: c.dim, gamma: layer.attnNorm.pointer, eps: c.normEps)
             let q = ws.q.pointer
             let k = state.keys[l].pointer + p0 * c.kvDim, v = state.values[l].pointer + p0 * c.kvDim
-            QuantizedMatrix.multiply([(layer.wq, q), (layer.wk, k), (layer.wv, v)], input: h, count: n, scratch: ws.quantized)
+            QuantizedMatrix.multiply([(layer.wq, q), (layer.wk, k), (layer.wv, v)], input: h, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
             if let b = layer.bq { addBias(b, to: q, rows: n, cols: c.qDim) }
             if let b = layer.bk { addBias(b, to: k, rows: n, cols: c.kvDim) }
             if let b = layer.bv { addBias(b, to: v, rows: n, cols: c.kvDim) }
@@ -190,16 +190,16 @@ public final class DecoderModel: Sendable {
                         scale: scale, causalOffset: p0, scratch: scores)
                 }
             }
-            QuantizedMatrix.multiply([(layer.wo, h)], input: attn, count: n, scratch: ws.quantized)
+            QuantizedMatrix.multiply([(layer.wo, h)], input: attn, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
             Kernels.add(h, into: x, count: n * c.dim)
 
             // Feed-forward block.
             h.update(from: x, count: n * c.dim)
             Kernels.rmsNorm(h, rows: n, dim: c.dim, gamma: layer.ffnNorm.pointer, eps: c.normEps)
             let g = ws.gate.pointer, u = ws.up.pointer
-            QuantizedMatrix.multiply([(layer.gate, g), (layer.up, u)], input: h, count: n, scratch: ws.quantized)
+            QuantizedMatrix.multiply([(layer.gate, g), (layer.up, u)], input: h, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
             Kernels.swiglu(gate: g, up: u, count: n * c.ffnDim)
-            QuantizedMatrix.multiply([(layer.down, h)], input: g, count: n, scratch: ws.quantized)
+            QuantizedMatrix.multiply([(layer.down, h)], input: g, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
             Kernels.add(h, into: x, count: n * c.dim)
         }
         state.count += n
@@ -210,7 +210,7 @@ public final class DecoderModel: Sendable {
         var logits = [Float](repeating: 0, count: logitsRows * c.vocabSize)
         logits.withUnsafeMutableBufferPointer { out in
             guard let p = out.baseAddress else { return }
-            QuantizedMatrix.multiply([(output, p)], input: first, count: logitsRows, scratch: ws.quantized)
+            QuantizedMatrix.multiply([(output, p)], input: first, count: logitsRows, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
         }
         return logits
     }
@@ -270,6 +270,10 @@ public final class DecoderState: @unchecked Sendable {
     public internal(set) var count = 0
     /// Most positions one forward batch processes; longer inputs run in several batches.
     public let batchCapacity: Int
+    /// Batches of at least this many positions multiply by sgemm on float tiles of the weights;
+    /// smaller ones (and decoding) by block dot products on 8-bit activations, as llama.cpp does.
+    /// `Int.max` keeps every batch on the block path.
+    public var sgemmMinimumRows = QuantizedMatrix.defaultSgemmMinimumRows
     let keys: [FloatBuffer]
     let values: [FloatBuffer]
     let workspace: Workspace

@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput (used by Tests/Scripts/bench-*.sh).",
-        subcommands: [Encoder.self, Store.self, Ingest.self]
+        subcommands: [Encoder.self, Store.self, Ingest.self, LLM.self]
     )
 
     struct Encoder: ParsableCommand {
@@ -43,6 +43,50 @@ struct BenchCommand: ParsableCommand {
             }
             print("sentences: \(sentences.count)  threads: \(BLAS.threads)  batch: \(batch)  blas-core: \(BLAS.coreName)")
             print(String(format: "sentences/s: %.1f", Double(sentences.count) / best))
+        }
+    }
+
+    /// The same measurement as ../shared/bench/peer_llama.py, so that the two lines compare directly.
+    struct LLM: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "llm",
+            abstract: "Prefill and decode tokens per second of a GGUF model (as peer_llama.py measures llama.cpp).",
+            discussion: """
+            The prompt is "The history of the Normans in Europe began when " repeated and cut to
+            --prompt-tokens; after an 8-token warm-up the prompt is prefilled in one call, then
+            --gen-tokens greedy tokens are decoded one forward pass each.
+
+            Example: mnemo bench llm --model qwen-0.5b --threads 2
+            """
+        )
+
+        @Option(help: "Prompt tokens.")
+        var promptTokens = 128
+
+        @Option(help: "Generated tokens.")
+        var genTokens = 128
+
+        @OptionGroup var lm: LanguageModelOptions
+
+        func run() throws {
+            let llm = try lm.load()
+            let unit = llm.tokenizer.encode("The history of the Normans in Europe began when ", parseSpecial: false)
+            let prompt = Array(Array(repeating: unit, count: promptTokens / max(1, unit.count) + 1).joined().prefix(promptTokens))
+            let state = llm.model.makeState(capacity: promptTokens + genTokens + 8)
+            _ = try llm.model.forward(prompt.prefix(8).map { .token($0) }, state: state)  // warm-up
+            state.reset()
+            let clock = ContinuousClock()
+            var start = clock.now
+            var logits = try llm.model.forward(prompt.map { .token($0) }, state: state)
+            let prefill = (clock.now - start) / .seconds(1)
+            start = clock.now
+            for _ in 0..<genTokens {
+                logits = try llm.model.forward([.token(Sampler.argmax(logits))], state: state)
+            }
+            let decode = (clock.now - start) / .seconds(1)
+            print(String(format: "mnemo model=%@ threads=%d prefill_tok_s=%.1f decode_tok_s=%.1f",
+                         URL(fileURLWithPath: llm.path).lastPathComponent, Parallel.threads,
+                         Double(promptTokens) / prefill, Double(genTokens) / decode))
         }
     }
 

@@ -83,6 +83,8 @@ struct GenerateCommand: ParsableCommand {
         let decodeSeconds: Double
         let prefillTokensPerSecond: Double
         let decodeTokensPerSecond: Double
+        /// Memory the keys and values of this generation's positions take.
+        let kvCacheBytes: Int
     }
 
     func validate() throws {
@@ -115,7 +117,8 @@ struct GenerateCommand: ParsableCommand {
                 finishReason: result.finishReason.rawValue, seed: result.seed,
                 promptTokens: result.promptTokens, generatedTokens: result.tokens.count,
                 prefillSeconds: result.prefillSeconds, decodeSeconds: result.decodeSeconds,
-                prefillTokensPerSecond: result.prefillTokensPerSecond, decodeTokensPerSecond: result.decodeTokensPerSecond))
+                prefillTokensPerSecond: result.prefillTokensPerSecond, decodeTokensPerSecond: result.decodeTokensPerSecond,
+                kvCacheBytes: (result.promptTokens + result.tokens.count) * llm.model.config.kvCacheBytesPerPosition))
         } else {
             print()
             if Terminal.stderrIsTTY {
