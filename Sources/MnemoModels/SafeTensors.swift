@@ -28,6 +28,8 @@ public final class SafeTensorsFile {
 
     public let path: String
     public let entries: [String: Entry]
+    /// The header's `__metadata__` (string keys and values), empty when absent.
+    public let metadata: [String: String]
     private let file: MappedFile
     private let dataStart: Int
     private var used = Set<String>()
@@ -81,6 +83,47 @@ public final class SafeTensorsFile {
             entries[name] = Entry(dtype: dtype, shape: shape, range: offsets[0]..<offsets[1])
         }
         self.entries = entries
+        if let meta = header["__metadata__"] {
+            guard let strings = meta as? [String: String] else { throw ModelError(.corrupt, "\(path): __metadata__ is not a map of strings") }
+            metadata = strings
+        } else {
+            metadata = [:]
+        }
+    }
+
+    /// Writes float32 tensors and string metadata as a safetensors file, atomically (temporary file,
+    /// then rename), so a crash never leaves a half-written file under `path`.
+    public static func write(_ tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)],
+                             metadata: [String: String], to path: String) throws {
+        var header: [String: Any] = ["__metadata__": metadata]
+        var offset = 0
+        for t in tensors {
+            guard t.shape.reduce(1, *) == t.values.count else {
+                throw ModelError(.badInput, "safetensors write: tensor '\(t.name)' has \(t.values.count) values for shape \(t.shape)")
+            }
+            header[t.name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + 4 * t.values.count]]
+            offset += 4 * t.values.count
+        }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }  // aligns the data section, as the reference writer does
+        var data = Data()
+        data.reserveCapacity(8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
+        data.append(json)
+        for t in tensors { data.append(contentsOf: UnsafeRawBufferPointer(t.values)) }
+        let temporary = path + ".tmp-\(getpid())"
+        do {
+            try data.write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else {
+                throw ModelError(.unreadable, "\(path): cannot move the written file into place (\(String(cString: strerror(errno))))")
+            }
+        } catch let error as ModelError {
+            unlink(temporary)
+            throw error
+        } catch {
+            unlink(temporary)
+            throw ModelError(.unreadable, "\(path): cannot write (\(error.localizedDescription))")
+        }
     }
 
     /// A float32 tensor of exactly `shape`, copied out of the map (weights are then aligned and owned).

@@ -402,6 +402,12 @@ public final class MemoryStore {
         return try decodeEmbedding(blob, chunk: id)
     }
 
+    /// A chunk's stored sentence vector (the source of truth, not FAISS's copy): what a soft token is made of.
+    public func embedding(ofChunk id: Int64) throws -> [Float]? {
+        guard let blob = try db.query("SELECT embedding FROM chunks WHERE id = ?", [.integer(id)]).first?.first?.data else { return nil }
+        return try decodeEmbedding(blob, chunk: id)
+    }
+
     public func stats() throws -> StoreStats {
         var namespaces: [String: Int] = [:]
         for row in try db.query("SELECT namespace, count(*) FROM chunks GROUP BY namespace") {

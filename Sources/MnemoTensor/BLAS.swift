@@ -42,6 +42,36 @@ public enum BLAS {
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// C[m×n] = alpha · A[k×m]ᵀ · B[k×n] + beta · C.
+    @inline(__always)
+    public static func gemmTN(
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
+    /// dX[rows×in] (+)= dY[rows×out] · W[out×in]: the gradient of a linear layer's input.
+    public static func linearBackward(
+        _ dy: UnsafePointer<Float>, rows: Int, outputs: Int,
+        weight: UnsafePointer<Float>, inputs: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool
+    ) {
+        let beta: Float = accumulate ? 1 : 0
+        if rows >= 32 {
+            Parallel.forEach(rows, minChunk: 16) { r in
+                gemmNN(m: r.count, n: inputs, k: outputs, a: dy + r.lowerBound * outputs, lda: outputs,
+                       b: weight, ldb: inputs, beta: beta, c: dx + r.lowerBound * inputs, ldc: inputs)
+            }
+        } else {
+            Parallel.forEach(inputs, minChunk: 64) { i in
+                gemmNN(m: rows, n: i.count, k: outputs, a: dy, lda: outputs, b: weight + i.lowerBound, ldb: inputs,
+                       beta: beta, c: dx + i.lowerBound, ldc: inputs)
+            }
+        }
+    }
+
     /// Y[rows×out] = X[rows×in] · W[out×in]ᵀ + bias: a linear layer over a batch of rows.
     public static func linear(
         _ x: UnsafePointer<Float>, rows: Int, inputs: Int,

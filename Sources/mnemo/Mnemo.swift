@@ -21,6 +21,6 @@ struct Mnemo: ParsableCommand {
         version: "0.1.0",
         subcommands: [IndexCommand.self, QueryCommand.self, DeleteCommand.self, StatsCommand.self, RebuildCommand.self,
                       EmbedCommand.self, TokenizeCommand.self, GenerateCommand.self, EvalCommand.self, BenchCommand.self,
-                      CalcCommand.self, SQLCommand.self]
+                      CalcCommand.self, SQLCommand.self, TrainProjectorCommand.self]
     )
 }

@@ -26,6 +26,24 @@ public struct DecoderConfig: Sendable, Equatable {
 
     public static let supportedArchitectures = ["llama", "qwen2"]
 
+    /// A shape given directly (tests build small random decoders with it).
+    public init(architecture: String, layers: Int, dim: Int, ffnDim: Int, heads: Int, kvHeads: Int, vocabSize: Int,
+                ropeBase: Double = 10_000, normEps: Float = 1e-6, contextLength: Int = 2048) {
+        self.architecture = architecture
+        self.layers = layers
+        self.dim = dim
+        self.ffnDim = ffnDim
+        self.heads = heads
+        self.kvHeads = kvHeads
+        headDim = dim / heads
+        ropeDim = dim / heads
+        self.ropeBase = ropeBase
+        ropeStyle = architecture == "llama" ? .adjacentPairs : .halves
+        self.normEps = normEps
+        self.contextLength = contextLength
+        self.vocabSize = vocabSize
+    }
+
     public init(gguf: GGUFFile) throws {
         let path = gguf.path
         guard let arch = try gguf.string("general.architecture") else {

@@ -2,12 +2,13 @@ import ArgumentParser
 import Foundation
 import MnemoCore
 import MnemoIngest
+import MnemoModels
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate retrieval on a SQuAD file.",
-        subcommands: [Retrieval.self]
+        abstract: "Evaluate retrieval and question answering on a SQuAD file.",
+        subcommands: [Retrieval.self, QA.self]
     )
 
     struct Retrieval: ParsableCommand {
@@ -53,6 +54,108 @@ struct EvalCommand: ParsableCommand {
             for r in results { print(String(format: "| %@ | %.3f | %.3f | %.3f |", r.mode.rawValue, r.hitAt1, r.hitAt5, r.mrrAt10)) }
         }
     }
+}
+
+extension EvalCommand {
+    struct QA: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "qa",
+            abstract: "Exact match and F1 of answers with memories as text, soft tokens, both, or none.",
+            discussion: """
+            Builds a temporary store with each paragraph as one document (chunks of --chunk-tokens), retrieves
+            the top k chunks for each answerable question (dense), and answers greedily. Scores use SQuAD's
+            normalisation. Context tokens: prompt positions the memories take. Soft modes need the model's
+            projector (--projector, else the installed one for the model).
+
+            Examples:
+              mnemo eval qa --squad ../shared/data/squad/squad2-dev-slice.json --model smollm2
+              mnemo eval qa --squad ../shared/data/squad/squad2-dev-slice.json --model smollm2 \\
+                  --context none --context soft -k 1 --limit 50 --json
+            """
+        )
+
+        @Option(help: "A SQuAD 2.0 JSON file.")
+        var squad: String
+
+        @Option(help: "Context modes (repeatable; default: none, text, soft, soft+text).")
+        var context: [MemoryContext] = MemoryContext.allCases
+
+        @Option(name: .short, help: "Memories per question (repeatable; default: 1 and 3).")
+        var k: [Int] = [1, 3]
+
+        @Option(help: "Only the first N answerable questions (0: all).")
+        var limit = 0
+
+        @Option(help: "Target chunk size in tokens.")
+        var chunkTokens = 128
+
+        @Option(help: "Most tokens per answer.")
+        var maxTokens = 24
+
+        @Option(help: "Projector file (default: the installed one for the model).")
+        var projector: String?
+
+        @Option(help: "Write every question's prediction as JSON lines here.")
+        var answers: String?
+
+        @OptionGroup var lm: LanguageModelOptions
+        @Option(name: .customLong("encoder"), help: "Encoder: an installed model's name or a directory path.")
+        var encoderName: String = ModelLocator.defaultEncoder
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard k.allSatisfy({ $0 > 0 && $0 <= 20 }) else { throw ValidationError("-k must be within 1…20") }
+            guard limit >= 0, maxTokens > 0 else { throw ValidationError("--limit must be ≥ 0 and --max-tokens > 0") }
+        }
+
+        func run() throws {
+            let data = try SquadDataset(path: squad)
+            let llm = try lm.load()
+            let encoder = try SentenceEncoder(directory: ModelLocator.resolve(encoderName))
+            let projection = context.contains(where: \.needsProjector) ? try loadProjector(projector, llm: llm, encoder: encoder) : nil
+            var questions = data.questions.filter { !$0.isImpossible }
+            if limit > 0 { questions = Array(questions.prefix(limit)) }
+            var configurations: [QAEvaluation.Configuration] = []
+            for c in context {
+                for k in (c == .none ? [0] : k) { configurations.append(.init(context: c, k: k)) }
+            }
+            let work = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-eval-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: work) }
+            let (memory, _) = try data.buildStore(encoder: encoder, chunking: ChunkingOptions(targetTokens: chunkTokens, overlapSentences: 1, maxTokens: 254),
+                                                  workDirectory: work)
+            let bar = ProgressBar(total: questions.count, label: "questions")
+            let (results, predictions) = try QAEvaluation.run(questions: questions, memory: memory, llm: llm, projector: projection,
+                                                              configurations: configurations, maxTokens: maxTokens) { bar.update($0) }
+            bar.finish()
+            if let answers {
+                var lines = Data()
+                for p in predictions { lines.append(try JSONEncoder().encode(p)); lines.append(0x0A) }
+                try lines.write(to: URL(fileURLWithPath: answers))
+            }
+            let model = URL(fileURLWithPath: llm.path).lastPathComponent
+            if output.json {
+                try Terminal.printJSON(["model": AnyCodable(model), "projector": AnyCodable(projection?.manifest.model ?? ""),
+                                        "questions": AnyCodable(questions.count), "results": AnyCodable(results)])
+                return
+            }
+            print("\(model), \(questions.count) answerable questions")
+            print("| context | k | EM | F1 | context tokens | prefill ms |\n|---|---|---|---|---|---|")
+            for r in results {
+                print(String(format: "| %@ | %d | %.3f | %.3f | %.1f | %.0f |", r.context.rawValue, r.k, r.exactMatch, r.f1, r.contextTokens, r.prefillSeconds * 1000))
+            }
+        }
+    }
+}
+
+extension MemoryContext: ExpressibleByArgument {}
+
+/// The projector for `llm`: the given file, else the installed one; checked against the pair in use.
+func loadProjector(_ path: String?, llm: LanguageModel, encoder: SentenceEncoder) throws -> Projector {
+    let file = path ?? ModelLocator.projectorPath(forModel: llm.path)
+    guard FileManager.default.fileExists(atPath: file) else {
+        throw ModelError(.fileNotFound, "no projector for \(URL(fileURLWithPath: llm.path).lastPathComponent) at \(file); give --projector FILE, run `make setup`, or train one with `mnemo train-projector`")
+    }
+    return try Projector(path: file, expect: (try ModelIdentity.encoderSHA256(encoder), try ModelIdentity.sha256(ofFile: llm.path)))
 }
 
 /// Type-erased Encodable, for small mixed JSON objects.

@@ -1,0 +1,57 @@
+import Foundation
+import MnemoModels
+
+/// One memory placed in a prompt: its text, its soft token (the projected sentence vector), or both.
+public enum PromptMemory: Sendable {
+    case text(String)
+    case soft([Float])
+    case softAndText([Float], String)
+}
+
+/// The prompts that carry memories, shared by `mnemo ask` and projector training so that a
+/// projector is used exactly as it was trained. A soft token sits where its memory's text would.
+public struct MemoryPrompt: Sendable {
+    public let llm: LanguageModel
+    /// A private-use character marking a soft token's slot in the rendered chat text.
+    static let slot: Character = "\u{E000}"
+
+    public init(llm: LanguageModel) { self.llm = llm }
+
+    /// Stage 1 of training: the model reads one soft token and repeats the text it stands for.
+    public func reconstruction(_ soft: [Float]) throws -> [DecoderInput] {
+        try render(user: "Background: \(Self.slot)\nRepeat the background text.", softs: [soft])
+    }
+
+    /// A question with memories as background (the `mnemo ask` prompt; stage 2 of training).
+    public func question(_ question: String, memories: [PromptMemory]) throws -> [DecoderInput] {
+        var softs: [[Float]] = []
+        var lines: [String] = []
+        for (i, memory) in memories.enumerated() {
+            switch memory {
+            case .text(let t): lines.append("[\(i + 1)] " + Self.clean(t))
+            case .soft(let v): lines.append("[\(i + 1)] \(Self.slot)"); softs.append(v)
+            case .softAndText(let v, let t): lines.append("[\(i + 1)] \(Self.slot) " + Self.clean(t)); softs.append(v)
+            }
+        }
+        let background = memories.isEmpty ? "" : "Background:\n" + lines.joined(separator: "\n") + "\n\n"
+        return try render(user: background + "Answer the question in a few words.\nQuestion: " + Self.clean(question), softs: softs)
+    }
+
+    /// Token count of a prompt's inputs (a soft token counts as one).
+    public static func contextTokens(_ inputs: [DecoderInput]) -> Int { inputs.count }
+
+    /// Text can never forge a slot.
+    static func clean(_ text: String) -> String { text.replacingOccurrences(of: String(slot), with: " ") }
+
+    private func render(user: String, softs: [[Float]]) throws -> [DecoderInput] {
+        let rendered = try llm.chatPrompt([ChatMessage(.user, user)])
+        let pieces = rendered.split(separator: Self.slot, omittingEmptySubsequences: false)
+        guard pieces.count == softs.count + 1 else { throw ModelError(.badInput, "memory prompt: \(softs.count) soft tokens for \(pieces.count - 1) slots") }
+        var inputs: [DecoderInput] = []
+        for (i, piece) in pieces.enumerated() {
+            inputs += llm.tokenizer.encode(String(piece), addBOS: i == 0 ? nil : false).map { .token($0) }
+            if i < softs.count { inputs.append(.vector(softs[i])) }
+        }
+        return inputs
+    }
+}

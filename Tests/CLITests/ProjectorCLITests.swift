@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+
+/// `mnemo train-projector` and `mnemo eval qa` end to end with the real SmolLM2 and encoder.
+@Suite(.serialized) struct ProjectorCLITests {
+    static let corpus = repositoryRoot.appendingPathComponent("Examples/corpus/lighthouses-history.txt").path
+
+    func train(_ out: String, steps: Int, extra: [String] = []) throws -> CLIResult {
+        try mnemo(["train-projector", "--model", "smollm2", "--data", Self.corpus, "--steps", String(steps), "--batch-size", "2",
+                   "--max-passages", "6", "--checkpoint-every", "2", "--threads", "2", "--out", out, "--json"] + extra)
+    }
+
+    /// Training is deterministic, and a run resumed from its checkpoint ends where an uninterrupted one does.
+    @Test func trainingIsDeterministicAndResumes() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let straight = dir.appendingPathComponent("straight.safetensors").path
+        let resumed = dir.appendingPathComponent("resumed.safetensors").path
+        let a = try train(straight, steps: 3)
+        #expect(a.status == 0, "\(a.stderr)")
+        let report = try #require(a.json)
+        #expect(report["steps"] as? Int == 3)
+        #expect((report["targetTokens"] as? Int ?? 0) > 0)
+        let b = try train(resumed, steps: 2)
+        #expect(b.status == 0, "\(b.stderr)")
+        let c = try train(resumed, steps: 3, extra: ["--resume"])
+        #expect(c.status == 0, "\(c.stderr)")
+        #expect(c.stderr.contains("resumed from"), "\(c.stderr)")
+        let x = try Data(contentsOf: URL(fileURLWithPath: straight)), y = try Data(contentsOf: URL(fileURLWithPath: resumed))
+        // Same weights; the manifests differ only in the recorded command line.
+        #expect(x.suffix(100_000) == y.suffix(100_000))
+        #expect(x.count > 1_000_000)
+    }
+
+    @Test func badTrainingInputIsRefusedClearly() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("p.safetensors").path
+        let noData = try mnemo(["train-projector", "--model", "smollm2", "--out", out])
+        #expect(noData.status != 0 && noData.stderr.contains("--data"))
+        let missing = try mnemo(["train-projector", "--model", "smollm2", "--data", "/nonexistent/dir", "--out", out])
+        #expect(missing.status != 0 && missing.stderr.contains("/nonexistent/dir"), "\(missing.stderr)")
+        let junk = dir.appendingPathComponent("junk.safetensors")
+        try Data("not a projector".utf8).write(to: junk)
+        let badInit = try mnemo(["train-projector", "--model", "smollm2", "--data", Self.corpus, "--initial", junk.path, "--out", out])
+        #expect(badInit.status != 0 && badInit.stderr.contains("junk.safetensors"), "\(badInit.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+
+    /// The shipped projector answers through soft tokens; a projector is refused for another model.
+    @Test func evalQAWithSoftTokensAndAProjectorForAnotherModel() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file: [String: Any] = ["data": [["title": "Lighthouses", "paragraphs": [
+            ["context": "The Pharos of Alexandria was built in the third century BC. It stood on the island of Pharos.",
+             "qas": [["id": "q1", "question": "On which island did the Pharos stand?", "answers": [["text": "Pharos", "answer_start": 80]], "is_impossible": false]]],
+            ["context": "The Eddystone Lighthouse was rebuilt four times. John Smeaton designed the third one in 1759.",
+             "qas": [["id": "q2", "question": "Who designed the third Eddystone Lighthouse?", "answers": [["text": "John Smeaton", "answer_start": 49]], "is_impossible": false]]],
+        ]]]]
+        let squad = dir.appendingPathComponent("squad.json").path
+        try JSONSerialization.data(withJSONObject: file).write(to: URL(fileURLWithPath: squad))
+        let r = try mnemo(["eval", "qa", "--squad", squad, "--model", "smollm2", "--context", "none", "--context", "soft",
+                           "--context", "text", "-k", "1", "--limit", "2", "--threads", "2", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let results = try #require(r.json?["results"] as? [[String: Any]])
+        #expect(results.count == 3)
+        let tokens = Dictionary(uniqueKeysWithValues: results.map { ($0["context"] as? String ?? "", $0["context_tokens"] as? Double ?? -1) })
+        #expect(tokens["none"] == 0)
+        #expect(tokens["soft"] == 1)  // one memory, one position
+        #expect((tokens["text"] ?? 0) > 20)
+
+        let wrong = try mnemo(["eval", "qa", "--squad", squad, "--model", "qwen-0.5b", "--context", "soft", "-k", "1", "--limit", "1",
+                               "--projector", modelPath("projectors/SmolLM2-135M-Instruct.Q4_1.safetensors")])
+        #expect(wrong.status != 0 && wrong.stderr.contains("was trained for SmolLM2-135M-Instruct.Q4_1.gguf"), "\(wrong.stderr)")
+    }
+}
