@@ -6,8 +6,8 @@ import MnemoIngest
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate retrieval on a SQuAD file.",
-        subcommands: [Retrieval.self]
+        abstract: "Evaluate retrieval on a SQuAD file, or the LLM with and without tools.",
+        subcommands: [Retrieval.self, Tools.self]
     )
 
     struct Retrieval: ParsableCommand {
