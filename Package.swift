@@ -44,7 +44,7 @@ let package = Package(
         // The memory store: SQLite (source of truth) + a FAISS index derived from it.
         .target(name: "MnemoStore", dependencies: ["CSQLite", "CFaiss"]),
         // The memory service: encoder + ingest + store, and everything built on them.
-        .target(name: "MnemoCore", dependencies: ["MnemoModels", "MnemoIngest", "MnemoStore"], swiftSettings: fast),
+        .target(name: "MnemoCore", dependencies: ["MnemoModels", "MnemoIngest", "MnemoStore", "MnemoTools"], swiftSettings: fast),
         // Tools beside the LLM: an exact calculator and read-only SQL over a user's SQLite database.
         .target(name: "MnemoTools", dependencies: ["CSQLite", .product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
         // The command-line edge.
@@ -67,6 +67,7 @@ let package = Package(
         .testTarget(name: "MnemoStoreTests", dependencies: ["MnemoStore"]),
         .testTarget(name: "CLITests", dependencies: ["mnemo"]),
         .testTarget(name: "MnemoIngestTests", dependencies: ["MnemoIngest"]),
+        .testTarget(name: "MnemoCoreTests", dependencies: ["MnemoCore", "MnemoTools"]),
         .testTarget(name: "MnemoToolsTests", dependencies: ["MnemoTools", .product(name: "BigInt", package: "BigInt")]),
     ],
     swiftLanguageModes: [.v6]

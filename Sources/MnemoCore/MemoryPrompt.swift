@@ -8,6 +8,30 @@ public enum PromptMemory: Sendable {
     case softAndText([Float], String)
 }
 
+/// How retrieved memories reach the model.
+public enum MemoryContext: String, Sendable, CaseIterable, Codable {
+    /// No memories: the question alone.
+    case none
+    /// Each memory's text.
+    case text
+    /// Each memory as one soft token (its stored vector through the projector).
+    case soft
+    /// Each memory as its soft token followed by its text.
+    case softText = "soft+text"
+
+    public var needsProjector: Bool { self == .soft || self == .softText }
+
+    /// Memories as they go into the prompt.
+    public func memories(texts: [String], vectors: [[Float]]) -> [PromptMemory] {
+        switch self {
+        case .none: []
+        case .text: texts.map { .text($0) }
+        case .soft: vectors.map { .soft($0) }
+        case .softText: zip(vectors, texts).map { .softAndText($0, $1) }
+        }
+    }
+}
+
 /// The prompts that carry memories, shared by `mnemo ask` and projector training so that a
 /// projector is used exactly as it was trained. A soft token sits where its memory's text would.
 public struct MemoryPrompt: Sendable {
@@ -24,27 +48,28 @@ public struct MemoryPrompt: Sendable {
 
     /// A question with memories as background (the `mnemo ask` prompt; stage 2 of training).
     public func question(_ question: String, memories: [PromptMemory]) throws -> [DecoderInput] {
+        let (content, softs) = Self.questionMessage(question, memories: memories)
+        return try render(user: content, softs: softs)
+    }
+
+    /// The user message of `question(_:memories:)`: soft tokens are slot characters in its text, to be
+    /// replaced by their vectors (`inputs(_:softs:)`) once the conversation is rendered.
+    public static func questionMessage(_ question: String, memories: [PromptMemory]) -> (content: String, softs: [[Float]]) {
         var softs: [[Float]] = []
         var lines: [String] = []
         for (i, memory) in memories.enumerated() {
             switch memory {
-            case .text(let t): lines.append("[\(i + 1)] " + Self.clean(t))
-            case .soft(let v): lines.append("[\(i + 1)] \(Self.slot)"); softs.append(v)
-            case .softAndText(let v, let t): lines.append("[\(i + 1)] \(Self.slot) " + Self.clean(t)); softs.append(v)
+            case .text(let t): lines.append("[\(i + 1)] " + clean(t))
+            case .soft(let v): lines.append("[\(i + 1)] \(slot)"); softs.append(v)
+            case .softAndText(let v, let t): lines.append("[\(i + 1)] \(slot) " + clean(t)); softs.append(v)
             }
         }
         let background = memories.isEmpty ? "" : "Background:\n" + lines.joined(separator: "\n") + "\n\n"
-        return try render(user: background + "Answer the question in a few words.\nQuestion: " + Self.clean(question), softs: softs)
+        return (background + "Answer the question in a few words.\nQuestion: " + clean(question), softs)
     }
 
-    /// Token count of a prompt's inputs (a soft token counts as one).
-    public static func contextTokens(_ inputs: [DecoderInput]) -> Int { inputs.count }
-
-    /// Text can never forge a slot.
-    static func clean(_ text: String) -> String { text.replacingOccurrences(of: String(slot), with: " ") }
-
-    private func render(user: String, softs: [[Float]]) throws -> [DecoderInput] {
-        let rendered = try llm.chatPrompt([ChatMessage(.user, user)])
+    /// Decoder inputs for rendered chat text: its tokens, with each slot replaced by the next soft vector.
+    public func inputs(_ rendered: String, softs: [[Float]]) throws -> [DecoderInput] {
         let pieces = rendered.split(separator: Self.slot, omittingEmptySubsequences: false)
         guard pieces.count == softs.count + 1 else { throw ModelError(.badInput, "memory prompt: \(softs.count) soft tokens for \(pieces.count - 1) slots") }
         var inputs: [DecoderInput] = []
@@ -53,5 +78,12 @@ public struct MemoryPrompt: Sendable {
             if i < softs.count { inputs.append(.vector(softs[i])) }
         }
         return inputs
+    }
+
+    /// Text can never forge a slot.
+    static func clean(_ text: String) -> String { text.replacingOccurrences(of: String(slot), with: " ") }
+
+    private func render(user: String, softs: [[Float]]) throws -> [DecoderInput] {
+        try inputs(llm.chatPrompt([ChatMessage(.user, user)]), softs: softs)
     }
 }

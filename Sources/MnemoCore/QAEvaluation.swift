@@ -3,30 +3,6 @@ import MnemoIngest
 import MnemoModels
 import MnemoStore
 
-/// How retrieved memories reach the model.
-public enum MemoryContext: String, Sendable, CaseIterable, Codable {
-    /// No memories: the question alone.
-    case none
-    /// Each memory's text.
-    case text
-    /// Each memory as one soft token (its stored vector through the projector).
-    case soft
-    /// Each memory as its soft token followed by its text.
-    case softText = "soft+text"
-
-    public var needsProjector: Bool { self == .soft || self == .softText }
-
-    /// Memories as they go into the prompt.
-    public func memories(texts: [String], vectors: [[Float]]) -> [PromptMemory] {
-        switch self {
-        case .none: []
-        case .text: texts.map { .text($0) }
-        case .soft: vectors.map { .soft($0) }
-        case .softText: zip(vectors, texts).map { .softAndText($0, $1) }
-        }
-    }
-}
-
 /// SQuAD's answer scoring (the official script's normalisation): lower case, no punctuation, no
 /// articles, single spaces; exact match and token F1, each the best over the reference answers.
 public enum SquadScore {

@@ -66,10 +66,36 @@ import Testing
         #expect(results.count == 3)
         let tokens = Dictionary(uniqueKeysWithValues: results.map { ($0["context"] as? String ?? "", $0["context_tokens"] as? Double ?? -1) })
         #expect(tokens["none"] == 0)
-        #expect(tokens["soft"] == 1)  // one memory, one position
-        #expect((tokens["text"] ?? 0) > 20)
+        // One position for the memory, plus the few its "Background: [1]" frame takes in every mode.
+        let soft = try #require(tokens["soft"]), text = try #require(tokens["text"])
+        #expect(soft >= 1 && soft <= 8, "soft memory took \(soft) positions")
+        #expect(text > soft + 10)
 
-        let wrong = try mnemo(["eval", "qa", "--squad", squad, "--model", "qwen-0.5b", "--context", "soft", "-k", "1", "--limit", "1",
+    }
+}
+
+/// `mnemo ask` with memories as soft tokens: one prompt position per memory.
+@Suite(.serialized) struct AskSoftCLITests {
+    @Test func softContextTakesOnePositionPerMemory() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let index = try mnemo(["index", repositoryRoot.appendingPathComponent("Examples/corpus").path, "--store", dir.path])
+        #expect(index.status == 0, "\(index.stderr)")
+        var tokens: [String: Int] = [:]
+        for context in ["soft", "soft+text", "text"] {
+            let r = try mnemo(["ask", "Who designed the third Eddystone lighthouse?", "--model", "smollm2", "--context", context, "-k", "3",
+                               "--store", dir.path, "--no-tools", "--max-tokens", "12", "--threads", "2", "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            let json = try #require(r.json, "\(r.stdout)")
+            #expect((json["sources"] as? [Any])?.count == 3)
+            #expect(json["context"] as? String == context)
+            tokens[context] = json["context_tokens"] as? Int
+        }
+        let soft = try #require(tokens["soft"]), text = try #require(tokens["text"]), both = try #require(tokens["soft+text"])
+        #expect(soft >= 3 && soft <= 20, "three soft memories took \(soft) positions")  // 3 + the "[n]" frame
+        #expect(both > text && text > 10 * soft)
+        // Another model's projector is refused, naming the model it was trained for.
+        let wrong = try mnemo(["ask", "Who designed it?", "--model", "qwen-0.5b", "--context", "soft", "--store", dir.path, "--no-tools",
                                "--projector", modelPath("projectors/SmolLM2-135M-Instruct.Q4_1.safetensors")])
         #expect(wrong.status != 0 && wrong.stderr.contains("was trained for SmolLM2-135M-Instruct.Q4_1.gguf"), "\(wrong.stderr)")
     }

@@ -8,11 +8,15 @@ public struct GenerationParameters: Sendable {
     public var sampling: SamplingParameters
     /// Positions the sequence may hold (prompt + answer); nil: up to 4096, within the model's context.
     public var contextCapacity: Int?
+    /// Speculative decoding with a draft model of the same vocabulary (nil: off).
+    public var speculative: SpeculativeParameters?
 
-    public init(maxTokens: Int = 256, sampling: SamplingParameters = .init(), contextCapacity: Int? = nil) {
+    public init(maxTokens: Int = 256, sampling: SamplingParameters = .init(), contextCapacity: Int? = nil,
+                speculative: SpeculativeParameters? = nil) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.contextCapacity = contextCapacity
+        self.speculative = speculative
     }
 }
 
@@ -34,7 +38,15 @@ public struct GenerationResult: Sendable, Codable {
     public var prefillSeconds: Double
     /// Time of the forward passes after the prompt's, one per generated token but the first.
     public var decodeSeconds: Double
+    /// Tokens the decode phase produced: one per forward pass after the prompt's, less the passes
+    /// rollback threw away; with a draft model, every token after the first (several per target pass).
     public var decodeSteps: Int
+    /// Rollback's counts (nil when rollback was off).
+    public var rollback: RollbackReport?
+    /// Speculative decoding's counts (nil without a draft model).
+    public var speculative: SpeculativeReport?
+    /// The mean temperature of the sampled steps (reported with an adaptive temperature).
+    public var meanTemperature: Double?
 
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(decodeSteps) / decodeSeconds : 0 }
@@ -74,8 +86,12 @@ public final class LanguageModel: Sendable {
 
     /// Generates after `prompt`, calling `onToken` with each token and the text it completes (which
     /// may be empty while a UTF-8 character is incomplete; a last call with a nil token flushes what
-    /// was held back). `state` lets a caller keep the KV cache
-    /// (chat); without it a fresh one is made.
+    /// was held back). `state` lets a caller keep the KV cache (chat); without it a fresh one is made.
+    /// Afterwards the state holds a prefix of its former contents + prompt + generated tokens.
+    ///
+    /// With `parameters.sampling.rollback` tokens reach `onToken` only once judged (a few tokens
+    /// late); with `parameters.speculative` a draft model proposes tokens the target checks in one
+    /// pass (token prompts only, and a fresh or empty state: the draft needs the same context).
     @discardableResult
     public func generate(
         _ prompt: [DecoderInput], parameters: GenerationParameters = .init(), state given: DecoderState? = nil,
@@ -88,25 +104,61 @@ public final class LanguageModel: Sendable {
         guard state.count + prompt.count < state.capacity else {
             throw ModelError(.badInput, "the prompt has \(prompt.count) tokens; the context holds \(state.capacity - state.count) more")
         }
+        var promptIDs: [Int32] = []
+        var draftState: DecoderState?
+        if let speculative = parameters.speculative {
+            try speculative.settings.validate()
+            guard parameters.sampling.rollback == nil else {
+                throw ModelError(.unsupported, "rollback cannot be combined with speculative decoding")
+            }
+            guard state.count == 0 else {
+                throw ModelError(.unsupported, "speculative decoding needs a fresh decoder state (the draft model must see the same context)")
+            }
+            for input in prompt {
+                guard case .token(let id) = input else {
+                    throw ModelError(.unsupported, "speculative decoding needs a prompt of token ids (input vectors belong to one model)")
+                }
+                promptIDs.append(id)
+            }
+            try checkDraftCompatibility(speculative.draft)
+            draftState = speculative.draft.model.makeState(capacity: state.capacity)
+        }
         var sampler = Sampler(parameters.sampling)
         var decoder = tokenizer.streamingDecoder(renderSpecial: false)
         var result = GenerationResult(text: "", tokens: [], promptTokens: prompt.count, finishReason: .length,
                                       seed: sampler.seed, prefillSeconds: 0, decodeSeconds: 0, decodeSteps: 0)
-        let clock = ContinuousClock()
-        let t0 = clock.now
-        var logits = try model.forward(prompt, state: state)
-        result.prefillSeconds = (clock.now - t0).seconds
-        let t1 = clock.now
-        while result.tokens.count < parameters.maxTokens {
-            let token = sampler.sample(logits)
-            if endTokens.contains(token) { result.finishReason = .stop; break }
-            result.tokens.append(token)
+        func emit(_ token: Int32) -> GenerationControl {
             let piece = decoder.append(token)
             result.text += piece
-            if onToken(token, piece) == .stop { result.finishReason = .cancelled; break }
-            guard result.tokens.count < parameters.maxTokens, state.count < state.capacity else { break }
-            logits = try model.forward([.token(token)], state: state)
-            result.decodeSteps += 1
+            return onToken(token, piece)
+        }
+        let clock = ContinuousClock()
+        let t0 = clock.now
+        let logits = try model.forward(prompt, state: state)
+        if let speculative = parameters.speculative, let draftState {
+            _ = try speculative.draft.model.forward(promptIDs.map { .token($0) }, state: draftState)
+        }
+        result.prefillSeconds = (clock.now - t0).seconds
+        let t1 = clock.now
+        let target = DecoderPredictor(model: model, state: state)
+        if let speculative = parameters.speculative, let draftState {
+            let outcome = try SpeculativeDecoding.run(
+                target: target, draft: DecoderPredictor(model: speculative.draft.model, state: draftState), firstLogits: logits,
+                sampler: &sampler, settings: speculative.settings, maxTokens: parameters.maxTokens, endTokens: endTokens, emit: emit)
+            result.tokens = outcome.tokens
+            result.finishReason = outcome.finish
+            result.speculative = outcome.report
+            result.decodeSteps = max(0, outcome.tokens.count - 1) + (outcome.finish == .stop ? 1 : 0)
+        } else {
+            let outcome = try TokenLoop.run(target, firstLogits: logits, sampler: &sampler, maxTokens: parameters.maxTokens,
+                                            endTokens: endTokens, rollback: parameters.sampling.rollback, emit: emit)
+            result.tokens = outcome.tokens
+            result.finishReason = outcome.finish
+            result.decodeSteps = outcome.producedSteps
+            result.rollback = outcome.rollback
+            if parameters.sampling.adaptiveTemperature != nil, outcome.temperatureCount > 0 {
+                result.meanTemperature = outcome.temperatureSum / Double(outcome.temperatureCount)
+            }
         }
         let tail = decoder.finish()
         if !tail.isEmpty {

@@ -7,8 +7,8 @@ import MnemoModels
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate retrieval and question answering on a SQuAD file.",
-        subcommands: [Retrieval.self, QA.self]
+        abstract: "Evaluate retrieval and question answering on a SQuAD file, or the LLM with and without tools.",
+        subcommands: [Retrieval.self, QA.self, Tools.self]
     )
 
     struct Retrieval: ParsableCommand {

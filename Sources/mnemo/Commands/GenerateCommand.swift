@@ -33,13 +33,49 @@ struct SamplingOptions: ParsableArguments {
     @Option(help: "Random seed, for a reproducible sampled answer (default: random, reported by --json).")
     var seed: UInt64?
 
+    @Option(help: "Min-p: keep tokens with p ≥ MIN_P · p_max at temperature 1 (0: off; 0.05-0.1 are usual).")
+    var minP: Float = 0
+
+    @Option(help: "topT: keep tokens with p ≥ TOP_T · p_max after the temperature (= min-p TOP_T^T; 0: off).")
+    var topT: Float = 0
+
+    @Option(help: ArgumentHelp("Per-token temperature from the entropy, between LOW and HIGH (e.g. 0.5:1.5); replaces --temperature.",
+                               valueName: "LOW:HIGH"))
+    var adaptiveTemperature: String?
+
+    @Flag(help: "Roll back a sampled token when the model's confidence collapses after it, ban it there and resample.")
+    var rollback = false
+
+    @Option(help: "Repetition penalty θ for tokens among the last --penalty-window generated (1: off; 1.1 is usual).")
+    var repeatPenalty: Float = 1
+
+    @Option(help: "Subtracted from a token's logit per occurrence in the window (0: off).")
+    var frequencyPenalty: Float = 0
+
+    @Option(help: "Subtracted from the logit of a token present in the window (0: off).")
+    var presencePenalty: Float = 0
+
+    @Option(help: "Generated tokens the penalties look back over.")
+    var penaltyWindow: Int = 64
+
+    var sampling: SamplingParameters {
+        SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed, minP: minP, topT: topT,
+                           repetitionPenalty: repeatPenalty, frequencyPenalty: frequencyPenalty, presencePenalty: presencePenalty,
+                           penaltyWindow: penaltyWindow,
+                           adaptiveTemperature: adaptiveTemperature.flatMap { try? AdaptiveTemperatureRange(parsing: $0) },
+                           rollback: rollback ? RollbackParameters() : nil)
+    }
+
     var parameters: GenerationParameters {
-        GenerationParameters(maxTokens: maxTokens, sampling: SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed))
+        GenerationParameters(maxTokens: maxTokens, sampling: sampling)
     }
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
-        do { try parameters.sampling.validate() } catch let e as ModelError { throw ValidationError(e.message) }
+        do {
+            if let adaptiveTemperature { _ = try AdaptiveTemperatureRange(parsing: adaptiveTemperature) }
+            try parameters.sampling.validate()
+        } catch let e as ModelError { throw ValidationError(e.message) }
     }
 }
 
@@ -56,6 +92,15 @@ struct GenerateCommand: ParsableCommand {
           mnemo generate --model smollm2 "The capital of France is" --temperature 0 --max-tokens 16
           mnemo generate --chat --system "Answer in one word." "What colour is the sky?" --json
           echo "Explain RoPE briefly." | mnemo generate --chat -
+          mnemo generate --chat "Tell me a story." --temperature 1.0 --top-k 0 --top-p 1 --min-p 0.1
+          mnemo generate --chat "Tell me a story." --adaptive-temperature 0.5:1.5 --min-p 0.05 --rollback --json
+          mnemo generate --model qwen-1.5b --draft-model qwen-0.5b --temperature 0 --chat "Write quicksort in Python."
+
+        Sampling runs penalties → top-k → top-p → min-p → temperature → top-t → draw
+        (Examples/SAMPLERS.md). --draft-model turns on speculative decoding: the draft
+        (same vocabulary) proposes tokens that the model checks in one pass; greedy
+        output stays the model's own, sampled output keeps its distribution.
+        --json reports rollbacks and the draft's acceptance rate.
         """
     )
 
@@ -70,6 +115,16 @@ struct GenerateCommand: ParsableCommand {
 
     @OptionGroup var lm: LanguageModelOptions
     @OptionGroup var sampling: SamplingOptions
+
+    @Option(help: "Speculative decoding: a smaller model with the same vocabulary drafts tokens (e.g. qwen-0.5b for qwen-1.5b).")
+    var draftModel: String?
+
+    @Option(help: "Tokens the draft proposes per round (the start value when adaptive).")
+    var draftTokens: Int = 4
+
+    @Flag(help: "Keep --draft-tokens fixed (default: grow after a fully accepted round, shrink after a rejection).")
+    var fixedDraft = false
+
     @OptionGroup var output: OutputOptions
 
     struct JSONOutput: Encodable {
@@ -85,10 +140,18 @@ struct GenerateCommand: ParsableCommand {
         let decodeTokensPerSecond: Double
         /// Memory the keys and values of this generation's positions take.
         let kvCacheBytes: Int
+        /// With --adaptive-temperature: the mean temperature of the sampled steps.
+        let meanTemperature: Double?
+        /// With --rollback: rollbacks made, where, passes thrown away, collapses kept at a bound.
+        let rollback: RollbackReport?
+        /// With --draft-model: drafted and accepted tokens, acceptance rate, rounds.
+        let speculative: SpeculativeReport?
     }
 
     func validate() throws {
         if system != nil && !chat { throw ValidationError("--system needs --chat") }
+        guard draftTokens >= 1, draftTokens <= 64 else { throw ValidationError("--draft-tokens must be between 1 and 64") }
+        if draftModel != nil && sampling.rollback { throw ValidationError("--rollback cannot be combined with --draft-model") }
     }
 
     func run() throws {
@@ -105,7 +168,14 @@ struct GenerateCommand: ParsableCommand {
             promptText = text
         }
         let ids = llm.encode(promptText)
-        let result = try llm.generate(ids.map { .token($0) }, parameters: sampling.parameters) { _, piece in
+        var parameters = sampling.parameters
+        if let draftModel {
+            let draft = try LanguageModel(path: ModelLocator.resolve(draftModel))
+            try llm.checkDraftCompatibility(draft)
+            parameters.speculative = SpeculativeParameters(
+                draft: draft, settings: SpeculativeSettings(draftTokens: draftTokens, adaptive: !fixedDraft))
+        }
+        let result = try llm.generate(ids.map { .token($0) }, parameters: parameters) { _, piece in
             if !output.json {
                 FileHandle.standardOutput.write(Data(piece.utf8))
             }
@@ -118,13 +188,20 @@ struct GenerateCommand: ParsableCommand {
                 promptTokens: result.promptTokens, generatedTokens: result.tokens.count,
                 prefillSeconds: result.prefillSeconds, decodeSeconds: result.decodeSeconds,
                 prefillTokensPerSecond: result.prefillTokensPerSecond, decodeTokensPerSecond: result.decodeTokensPerSecond,
-                kvCacheBytes: (result.promptTokens + result.tokens.count) * llm.model.config.kvCacheBytesPerPosition))
+                kvCacheBytes: (result.promptTokens + result.tokens.count) * llm.model.config.kvCacheBytesPerPosition,
+                meanTemperature: result.meanTemperature, rollback: result.rollback, speculative: result.speculative))
         } else {
             print()
             if Terminal.stderrIsTTY {
-                Terminal.printError(String(format: "[%d prompt tokens, %.1f tok/s prefill; %d generated, %.1f tok/s; %@]",
+                var extra = ""
+                if let r = result.rollback { extra += "; \(r.rollbacks) rollback(s)" }
+                if let s = result.speculative {
+                    extra += String(format: "; %d/%d drafted accepted (%.0f%%), %.2f tokens/pass", s.accepted, s.drafted,
+                                    100 * s.acceptanceRate, s.tokensPerRound)
+                }
+                Terminal.printError(String(format: "[%d prompt tokens, %.1f tok/s prefill; %d generated, %.1f tok/s; %@%@]",
                                            result.promptTokens, result.prefillTokensPerSecond, result.tokens.count,
-                                           result.decodeTokensPerSecond, result.finishReason.rawValue))
+                                           result.decodeTokensPerSecond, result.finishReason.rawValue, extra))
             }
         }
     }

@@ -1,0 +1,243 @@
+import Foundation
+
+/// How many tokens the draft proposes per round, and whether that adapts.
+///
+/// Adaptive (the default): after a round where every drafted token was kept the length grows by one
+/// (up to `maxDraftTokens`); after a rejection it shrinks by one (down to 1), so a draft that agrees
+/// with the target drafts long and one that does not costs little.
+public struct SpeculativeSettings: Sendable, Equatable {
+    /// Draft length of the first round (and of every round when not adaptive).
+    public var draftTokens: Int
+    public var adaptive: Bool
+    public var maxDraftTokens: Int
+
+    public init(draftTokens: Int = 4, adaptive: Bool = true, maxDraftTokens: Int = 12) {
+        self.draftTokens = draftTokens
+        self.adaptive = adaptive
+        self.maxDraftTokens = max(maxDraftTokens, draftTokens)
+    }
+
+    public func validate() throws {
+        guard draftTokens >= 1 else { throw ModelError(.badInput, "draft tokens must be ≥ 1 (got \(draftTokens))") }
+        guard maxDraftTokens <= 64 else { throw ModelError(.badInput, "at most 64 draft tokens a round (got \(maxDraftTokens))") }
+    }
+}
+
+/// Speculative decoding with a draft model: the draft model and its settings.
+public struct SpeculativeParameters: Sendable {
+    public var draft: LanguageModel
+    public var settings: SpeculativeSettings
+
+    public init(draft: LanguageModel, settings: SpeculativeSettings = .init()) {
+        self.draft = draft
+        self.settings = settings
+    }
+}
+
+/// What speculative decoding did during one generation.
+public struct SpeculativeReport: Sendable, Codable, Equatable {
+    /// Tokens the draft proposed.
+    public var drafted = 0
+    /// Drafted tokens the target kept.
+    public var accepted = 0
+    /// Rounds: one batched target pass each (pending token + drafts).
+    public var rounds = 0
+    /// Forward passes of the draft model.
+    public var draftPasses = 0
+    /// accepted / drafted.
+    public var acceptanceRate: Double { drafted > 0 ? Double(accepted) / Double(drafted) : 0 }
+    /// Tokens per target pass (what the draft buys: 1 without it).
+    public var tokensPerRound = 0.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case drafted, accepted, rounds, draftPasses, acceptanceRate, tokensPerRound }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(drafted, forKey: .drafted)
+        try c.encode(accepted, forKey: .accepted)
+        try c.encode(rounds, forKey: .rounds)
+        try c.encode(draftPasses, forKey: .draftPasses)
+        try c.encode(acceptanceRate, forKey: .acceptanceRate)
+        try c.encode(tokensPerRound, forKey: .tokensPerRound)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        drafted = try c.decode(Int.self, forKey: .drafted)
+        accepted = try c.decode(Int.self, forKey: .accepted)
+        rounds = try c.decode(Int.self, forKey: .rounds)
+        draftPasses = try c.decode(Int.self, forKey: .draftPasses)
+        tokensPerRound = try c.decode(Double.self, forKey: .tokensPerRound)
+    }
+}
+
+/// Speculative decoding (Leviathan et al. 2023; Chen et al. 2023) over two `TokenPredictor`s with the
+/// same vocabulary.
+///
+/// Each round: the draft model proposes d_1 … d_γ one pass each (from its own sampling distribution
+/// q, or its arg-max when greedy); the target runs *one* batched pass over [pending, d_1 … d_γ] and
+/// so has its distribution p_i before each drafted token and p_{γ+1} after the last. Then, in order:
+/// - greedy: d_i is kept while it equals arg-max p_i; the first disagreement is replaced by the
+///   target's arg-max. The output is the target's own greedy output (up to the rounding difference
+///   between a batched and a one-token pass).
+/// - sampled: d_i is kept with probability min(1, p_i(d_i) / q_i(d_i)); the first rejected one is
+///   replaced by a draw from norm(max(0, p_i − q_i)). This keeps every token distributed exactly as
+///   the target's sampling distribution p (after all of the chain's stages) would give it.
+/// If all γ are kept, one more token is drawn from p_{γ+1}. Both KV caches are then truncated to the
+/// kept prefix (the new token stays pending: it is the first input of the next round's target pass,
+/// and the draft catches up on what it lacks at the start of its next round).
+public enum SpeculativeDecoding {
+    struct Outcome {
+        var tokens: [Int32] = []
+        var finish: GenerationResult.FinishReason = .length
+        var report = SpeculativeReport()
+    }
+
+    /// Decodes after a prompt both predictors already hold (the same tokens, so the same count);
+    /// `firstLogits` is the target's distribution after it.
+    static func run<T: TokenPredictor, D: TokenPredictor>(
+        target: T, draft: D, firstLogits: [Float], sampler: inout Sampler, settings: SpeculativeSettings,
+        maxTokens: Int, endTokens: Set<Int32>, emit: (Int32) -> GenerationControl
+    ) throws -> Outcome {
+        try settings.validate()
+        guard target.vocabularySize == draft.vocabularySize else {
+            throw ModelError(.badInput, "the draft model's logits have \(draft.vocabularySize) entries; the target's \(target.vocabularySize)")
+        }
+        guard target.count == draft.count else {
+            throw ModelError(.badInput, "speculative decoding: the draft holds \(draft.count) positions, the target \(target.count)")
+        }
+        let greedy = sampler.parameters.isGreedy
+        var random = SeededRandom(seed: sampler.seed ^ 0x5350_4543_554C_4154)  // "SPECULAT"
+        let vocabulary = target.vocabularySize
+        let base = target.count
+        var out = Outcome()
+        var gamma = settings.draftTokens
+
+        /// The token a distribution gives: its arg-max, or a draw.
+        func choose(_ p: TokenCandidates) -> Int32? {
+            guard let i = greedy ? p.argmax : RandomSelection.draw(p.probabilities(), &random) else { return nil }
+            return p.ids[i]
+        }
+        /// Commits `token`; false when generation ends here.
+        func commit(_ token: Int32) -> Bool {
+            if endTokens.contains(token) { out.finish = .stop; return false }
+            out.tokens.append(token)
+            sampler.accept(token)
+            if emit(token) == .stop { out.finish = .cancelled; return false }
+            return out.tokens.count < maxTokens
+        }
+
+        guard maxTokens > 0 else { return out }
+        var first = sampler
+        guard let t0 = choose(first.distribution(firstLogits)), commit(t0) else {
+            target.truncate(to: min(target.count, base + out.tokens.count))
+            return out
+        }
+        // Invariant between rounds: the target holds prompt + tokens but the last (pending); the draft
+        // holds a prefix of that.
+        rounds: while true {
+            let pending = out.tokens[out.tokens.count - 1]
+            guard target.count < target.capacity else { break }
+            let room = min(target.capacity - target.count - 1, draft.capacity - base - out.tokens.count + 1)
+            let g = max(0, min(gamma, maxTokens - out.tokens.count - 1, room))
+
+            // Draft g tokens.
+            var drafted: [Int32] = []
+            var proposals: [TokenCandidates] = []
+            if g > 0 {
+                var ds = sampler
+                var q = try draft.feed(Array(out.tokens[(draft.count - base)...]), logits: .last)
+                out.report.draftPasses += 1
+                for i in 0..<g {
+                    let dist = ds.distribution(q)
+                    guard let d = choose(dist) else { break }
+                    ds.accept(d)
+                    drafted.append(d)
+                    proposals.append(dist)
+                    if endTokens.contains(d) || i == g - 1 { break }
+                    q = try draft.feed([d], logits: .last)
+                    out.report.draftPasses += 1
+                }
+            }
+            out.report.drafted += drafted.count
+
+            // Verify them in one target pass.
+            let rows = try target.feed([pending] + drafted, logits: .all)
+            out.report.rounds += 1
+            func row(_ i: Int) -> [Float] { Array(rows[i * vocabulary..<(i + 1) * vocabulary]) }
+            var ts = sampler
+            var kept = 0
+            var next: Int32?
+            for (i, d) in drafted.enumerated() {
+                let p = ts.distribution(row(i))
+                if greedy {
+                    guard let t = choose(p) else { break }
+                    if t != d { next = t; break }
+                } else {
+                    let pd = probability(of: d, in: p), qd = probability(of: d, in: proposals[i])
+                    if !(qd > 0 && random.nextUnit() < min(1, pd / qd)) {
+                        next = residualDraw(p, proposals[i], &random) ?? choose(p)
+                        break
+                    }
+                }
+                kept += 1
+                ts.accept(d)
+                if endTokens.contains(d) { break }
+            }
+            out.report.accepted += kept
+            let endKept = kept > 0 && endTokens.contains(drafted[kept - 1])
+            if next == nil && !endKept && kept == drafted.count { next = choose(ts.distribution(row(drafted.count))) }
+
+            // Commit the kept drafts and the target's token; align both caches.
+            var going = true
+            for t in drafted[0..<kept] + (next.map { [$0] } ?? []) where going { going = commit(t) }
+            target.truncate(to: base + out.tokens.count - 1)
+            draft.truncate(to: min(draft.count, base + out.tokens.count - 1))
+            if settings.adaptive && !drafted.isEmpty {
+                gamma = kept == drafted.count ? min(gamma + 1, settings.maxDraftTokens) : max(1, gamma - 1)
+            }
+            if !going { break rounds }
+        }
+        target.truncate(to: min(target.count, base + out.tokens.count))
+        draft.truncate(to: min(draft.count, base + out.tokens.count))
+        out.report.tokensPerRound = out.report.rounds > 0 ? Double(out.tokens.count - 1) / Double(out.report.rounds) : 0
+        return out
+    }
+
+    static func probability(of id: Int32, in c: TokenCandidates) -> Double {
+        guard let i = c.index(of: id) else { return 0 }
+        return c.probabilities()[i]
+    }
+
+    /// A draw from norm(max(0, p − q)); nil when that is zero everywhere.
+    static func residualDraw(_ p: TokenCandidates, _ q: TokenCandidates, _ random: inout SeededRandom) -> Int32? {
+        let pp = p.probabilities(), qp = q.probabilities()
+        var qOf: [Int32: Double] = [:]
+        qOf.reserveCapacity(q.count)
+        for (id, v) in zip(q.ids, qp) where v > 0 { qOf[id] = v }
+        var residual = pp.enumerated().map { max(0, $0.element - (qOf[p.ids[$0.offset]] ?? 0)) }
+        let total = residual.reduce(0, +)
+        guard total > 0 else { return nil }
+        for i in residual.indices { residual[i] /= total }
+        return RandomSelection.draw(residual, &random).map { p.ids[$0] }
+    }
+}
+
+extension LanguageModel {
+    /// Throws unless `draft` can draft for this model: the same token list (every id the same text)
+    /// and logits of the same width.
+    public func checkDraftCompatibility(_ draft: LanguageModel) throws {
+        let a = tokenizer.tokens, b = draft.tokenizer.tokens
+        guard a.count == b.count else {
+            throw ModelError(.badInput, "\(draft.path) cannot draft for \(path): its vocabulary has \(b.count) tokens, the target's \(a.count)")
+        }
+        if let i = a.indices.first(where: { a[$0] != b[$0] }) {
+            throw ModelError(.badInput, "\(draft.path) cannot draft for \(path): token \(i) is '\(b[i])' in the draft and '\(a[i])' in the target")
+        }
+        guard model.config.vocabSize == draft.model.config.vocabSize else {
+            throw ModelError(.badInput, "\(draft.path) cannot draft for \(path): its logits have \(draft.model.config.vocabSize) entries, the target's \(model.config.vocabSize)")
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import ArgumentParser
+import Foundation
+import MnemoCore
+import MnemoModels
+
+/// Sampling for answers: the same flags as `generate`, but greedy unless a temperature is given.
+struct AnswerSamplingOptions: ParsableArguments {
+    @Option(help: "Most tokens to generate per round.")
+    var maxTokens: Int = 256
+
+    @Option(help: "Sampling temperature; 0 (the default) is greedy: always the most likely token.")
+    var temperature: Float = 0
+
+    @Option(help: "Keep the K most likely tokens (0: all).")
+    var topK: Int = 40
+
+    @Option(help: "Keep the most likely tokens up to this total probability (1: all).")
+    var topP: Float = 0.9
+
+    @Option(help: "Random seed, for a reproducible sampled answer.")
+    var seed: UInt64?
+
+    var parameters: GenerationParameters {
+        let sampling = temperature <= 0 ? SamplingParameters.greedy
+            : SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
+        return GenerationParameters(maxTokens: maxTokens, sampling: sampling)
+    }
+
+    func validate() throws {
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be ≥ 1") }
+        do { try SamplingParameters(temperature: temperature, topK: topK, topP: topP).validate() } catch let e as ModelError {
+            throw ValidationError(e.message)
+        }
+    }
+}
+
+/// `--tools calc,sql` / `--no-tools` and the database for `sql`.
+struct ToolOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Tools the model may call, comma-separated: calc, sql (default: calc, and sql when a database is given).",
+                               valueName: "list"))
+    var tools: String?
+
+    @Flag(help: "Offer no tools.")
+    var noTools = false
+
+    @Option(help: "SQLite database for the sql tool (default: $MNEMO_SQL_DB).")
+    var db: String?
+
+    var databasePath: String? {
+        if let db { return db }
+        if let env = ProcessInfo.processInfo.environment["MNEMO_SQL_DB"], !env.isEmpty { return env }
+        return nil
+    }
+
+    /// The tool names, checked.
+    func names() throws -> [String] {
+        if noTools { return [] }
+        guard let tools else { return databasePath == nil ? ["calc"] : ["calc", "sql"] }
+        var out: [String] = []
+        for raw in tools.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = raw.trimmingCharacters(in: .whitespaces).lowercased()
+            guard ["calc", "sql"].contains(name) else {
+                throw ValidationError("unknown tool '\(name)' in --tools (tools: calc, sql; or --no-tools)")
+            }
+            if !out.contains(name) { out.append(name) }
+        }
+        return out
+    }
+
+    func validate() throws {
+        if noTools && tools != nil { throw ValidationError("give --tools or --no-tools, not both") }
+        if try names().contains("sql") && databasePath == nil {
+            throw ValidationError("the sql tool needs a database: --db PATH (or $MNEMO_SQL_DB)")
+        }
+        if let db, !FileManager.default.fileExists(atPath: db) { throw ValidationError("--db: no file at \(db)") }
+    }
+}
+
+struct AskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ask",
+        abstract: "Answer a question from the memory store with the LLM, calling tools when it needs them.",
+        discussion: """
+        Retrieves the K best chunks (hybrid search by default), gives them to the model as numbered notes \
+        before the question (--context text; --context none asks the question alone), and streams the \
+        answer, then lists the sources. The model may call the calculator (exact arithmetic) and, with a \
+        database, read-only SQL; a question that is only an expression ("2^100 / 3") goes straight to the \
+        calculator. Greedy decoding unless --temperature is given.
+
+        Examples:
+          mnemo ask "When is the boiler's next service due?" --store ~/memory
+          mnemo ask "How long does the lentil soup simmer?" -k 5 --mode bm25 --json
+          mnemo ask "Who built the first lighthouse?" --model smollm2 --context soft -k 3 --store Index
+          mnemo ask "What is 17% of 2,340,000?" --context none
+          mnemo ask "How many orders were cancelled?" --context none --tools sql --db Examples/shop.sqlite
+          mnemo ask "2^64 - 1"
+        """
+    )
+
+    @Argument(help: "The question.")
+    var question: String
+
+    @Option(help: "How memories reach the model: none, text, soft (one soft token each, through the model's projector) or soft+text.")
+    var context: MemoryContext = .text
+
+    @Option(help: "Projector for the soft modes (default: the installed one for the model).")
+    var projector: String?
+
+    @Option(name: .short, help: "How many chunks to retrieve.")
+    var k = 3
+
+    @Option(help: "Retrieval: dense, bm25 or hybrid.")
+    var mode: QueryMode = .hybrid
+
+    @Option(help: "Only this namespace.")
+    var namespace: String?
+
+    @OptionGroup var toolOptions: ToolOptions
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var lm: LanguageModelOptions
+    @OptionGroup var sampling: AnswerSamplingOptions
+    @OptionGroup var output: OutputOptions
+
+    @Option(name: .customLong("encoder"), help: "Sentence encoder for retrieval: an installed model's name or a directory.")
+    var encoder: String = ModelLocator.defaultEncoder
+
+    func validate() throws {
+        guard !question.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw ValidationError("the question is empty: mnemo ask \"QUESTION\"")
+        }
+        guard (1...50).contains(k) else { throw ValidationError("-k must be between 1 and 50") }
+    }
+
+    func run() throws {
+        var options = AskOptions()
+        options.context = context
+        options.k = k
+        options.mode = mode
+        options.namespace = namespace
+        options.tools = try toolOptions.names()
+        options.sqlDatabase = options.tools.contains("sql") ? toolOptions.databasePath : nil
+        options.generation = sampling.parameters
+
+        // Open the store first: a missing store is reported before the model loads. A bare expression
+        // goes to the calculator and needs no store.
+        let calculatorOnly = options.tools.contains("calc") && ToolRouter.bareExpression(question) != nil
+        var memory: MemoryService?
+        if context != .none && !calculatorOnly {
+            let encoderModel = try EncoderOptions.load(encoder, threads: lm.threads)
+            memory = try MemoryService(storeDirectory: storeOptions.directory, encoder: encoderModel, access: .read)
+        }
+        let llm = try lm.load()
+        let projection = try memory.flatMap { m in context.needsProjector ? try loadProjector(projector, llm: llm, encoder: m.encoder) : nil }
+        let service = AskService(memory: memory, model: llm, projector: projection)
+        let result = try service.ask(question, options: options) { piece in
+            if !output.json && !piece.isEmpty { FileHandle.standardOutput.write(Data(piece.utf8)) }
+        }
+        if output.json {
+            try Terminal.printJSON(result)
+            return
+        }
+        print()
+        if !result.sources.isEmpty {
+            print("\nSources:")
+            for s in result.sources {
+                print(String(format: "  [%d] %@ (chunk %lld, score %.4f)", s.number, s.source, s.chunkID, s.score))
+            }
+        }
+        if !result.toolCalls.isEmpty {
+            print("\nTool calls:")
+            for call in result.toolCalls {
+                let outcome = call.result.map { "→ " + $0.replacingOccurrences(of: "\n", with: " ⏎ ") }
+                    ?? "✗ " + (call.error ?? "failed")
+                let excerpt = outcome.count > 200 ? String(outcome.prefix(197)) + "..." : outcome
+                print("  \(call.name ?? "?") \(call.arguments) \(excerpt)")
+            }
+        }
+        if Terminal.stderrIsTTY {
+            Terminal.printError(String(format: "[%d context tokens, %d prompt tokens, %d generated in %d round(s); retrieval %.2f s, prefill %.1f s, decode %.1f s]",
+                                       result.contextTokens, result.promptTokens, result.generatedTokens, result.rounds,
+                                       result.retrievalSeconds, result.prefillSeconds, result.decodeSeconds))
+        }
+    }
+}
+
+extension EncoderOptions {
+    /// Loads a named encoder with the given thread count.
+    static func load(_ name: String, threads: Int?) throws -> SentenceEncoder {
+        Runtime.configure(threads: threads)
+        return try SentenceEncoder(directory: ModelLocator.resolve(name))
+    }
+}
