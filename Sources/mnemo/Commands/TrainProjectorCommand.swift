@@ -65,7 +65,7 @@ struct TrainProjectorCommand: ParsableCommand {
     @Option(help: "Where the stage-2 questions and teacher answers are cached (default: <out>.qa.jsonl).")
     var qaCache: String?
 
-    @Option(help: "Hold out this many examples (never trained on) to measure the loss with the soft token against a zero vector.")
+    @Option(help: "Hold out this many examples (never trained on) to measure the loss with the soft token against a zero vector (0: train on all).")
     var validation = 16
 
     @Option(help: "The projector file to write.")
@@ -101,7 +101,7 @@ struct TrainProjectorCommand: ParsableCommand {
             encoder: encoder.name, encoderSHA256: try ModelIdentity.encoderSHA256(encoder),
             model: modelFile, modelSHA256: try ModelIdentity.sha256(ofFile: llm.path),
             inputDim: encoder.dimension, hiddenDim: hidden ?? llm.model.config.dim, outputDim: llm.model.config.dim,
-            training: "mnemo train-projector " + CommandLine.arguments.dropFirst().joined(separator: " "))
+            training: "mnemo " + CommandLine.arguments.dropFirst().joined(separator: " "))
         let projector: Projector
         if let initial {
             projector = try Projector(path: initial, expect: (manifest.encoderSHA256, manifest.modelSHA256))
@@ -128,10 +128,13 @@ struct TrainProjectorCommand: ParsableCommand {
         }
 
         // A seeded split: the held-out examples are the same on every run and resume.
-        var splitRNG = SeededRandom(seed: seed ^ 0x5eed)
-        examples.shuffle(using: &splitRNG)
-        let heldOut = Array(examples.suffix(min(validation, examples.count / 4)))
-        examples.removeLast(heldOut.count)
+        var heldOut: [ProjectorExample] = []
+        if validation > 0 {
+            var splitRNG = SeededRandom(seed: seed ^ 0x5eed)
+            examples.shuffle(using: &splitRNG)
+            heldOut = Array(examples.suffix(min(validation, examples.count / 4)))
+            examples.removeLast(heldOut.count)
+        }
         let zeroLoss = try heldOut.isEmpty ? nil : trainer.loss(heldOut, memory: .zero)
         let startLoss = try heldOut.isEmpty ? nil : trainer.loss(heldOut, memory: .soft)
         if let zeroLoss, let startLoss {
