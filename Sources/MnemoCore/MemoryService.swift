@@ -66,9 +66,10 @@ public final class MemoryService {
     public let encoder: SentenceEncoder
     public let store: MemoryStore
 
-    public init(storeDirectory: String, encoder: SentenceEncoder, access: MemoryStore.Access) throws {
+    public init(storeDirectory: String, encoder: SentenceEncoder, access: MemoryStore.Access, lockTimeout: TimeInterval = 60) throws {
         self.encoder = encoder
-        store = try MemoryStore(directory: storeDirectory, encoder: encoder.name, dimension: encoder.dimension, access: access)
+        store = try MemoryStore(directory: storeDirectory, encoder: encoder.name, dimension: encoder.dimension, access: access,
+                                lockTimeout: lockTimeout)
     }
 
     /// Word pieces in `text`, without `[CLS]`/`[SEP]`: the unit chunk sizes are given in.

@@ -142,7 +142,8 @@ public final class MemoryStore {
     static let databaseName = "mnemo.sqlite"
     static let manifestName = "manifest.json"
 
-    public init(directory: String, encoder: String, dimension: Int, access: Access) throws {
+    /// `lockTimeout`: seconds a writer waits for another process's write lock before failing.
+    public init(directory: String, encoder: String, dimension: Int, access: Access, lockTimeout: TimeInterval = 60) throws {
         self.directory = directory
         let fm = FileManager.default
         let manifestPath = (directory as NSString).appendingPathComponent(Self.manifestName)
@@ -165,7 +166,7 @@ public final class MemoryStore {
             do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
                 throw StoreError(.io, "\(directory): cannot create the store directory (\(error.localizedDescription))")
             }
-            lock = try FileLock(path: (directory as NSString).appendingPathComponent("store.lock"), timeout: 60, what: "store \(directory)")
+            lock = try FileLock(path: (directory as NSString).appendingPathComponent("store.lock"), timeout: lockTimeout, what: "store \(directory)")
             if exists { _ = try Self.checkedManifest(manifestPath, directory: directory, encoder: encoder, dimension: dimension) }
             db = try Self.openDatabase(databasePath)
             try migrator.migrate(db)

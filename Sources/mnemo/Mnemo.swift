@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct Mnemo: ParsableCommand {
+struct Mnemo: AsyncParsableCommand {  // async: `serve` and `mcp` run async servers
     static let configuration = CommandConfiguration(
         commandName: "mnemo",
         abstract: "Mnemo: retrieval memory that compresses each sentence into one vector.",
@@ -18,10 +18,12 @@ struct Mnemo: ParsableCommand {
           mnemo calc "2^100 / 3"
           mnemo sql --db Examples/shop.sqlite "SELECT count(*) FROM orders"
           mnemo generate --chat "Write a Python function that reverses a string."
+          mnemo serve --store ~/memory --port 8080
+          mnemo mcp --store ~/memory
         """,
         version: "0.1.0",
         subcommands: [IndexCommand.self, QueryCommand.self, AskCommand.self, DeleteCommand.self, StatsCommand.self, RebuildCommand.self,
                       EmbedCommand.self, TokenizeCommand.self, GenerateCommand.self, EvalCommand.self, BenchCommand.self,
-                      CalcCommand.self, SQLCommand.self, TrainProjectorCommand.self]
+                      CalcCommand.self, SQLCommand.self, TrainProjectorCommand.self, ServeCommand.self, McpCommand.self]
     )
 }

@@ -1,0 +1,493 @@
+import Foundation
+import Hummingbird
+import MnemoCore
+import MnemoModels
+
+/// What `mnemo serve` listens on and lets in.
+public struct ServerSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// The bearer token clients must send; required whenever `host` is not a loopback address.
+    public var token: String?
+    /// Largest request body accepted (413 beyond it).
+    public var maxBodyBytes = 4 << 20
+    /// Largest `max_tokens` a chat request may ask for.
+    public var maxCompletionTokens = 4096
+    /// Inputs one embeddings request may carry.
+    public var maxEmbeddingInputs = 2048
+
+    public init() {}
+
+    /// Refuses settings that would expose the memory without a token.
+    public func validate() throws {
+        if let token, token.isEmpty || token.contains(where: \.isWhitespace) {
+            throw ServerSettingsError("the token is empty or contains whitespace")
+        }
+        guard token != nil || Self.isLoopback(host) else {
+            throw ServerSettingsError("refusing to listen on \(host) without a token: anyone who can reach it could read and change the memory. Give --token-file FILE (or set MNEMO_TOKEN), or listen on 127.0.0.1")
+        }
+        guard (0...65535).contains(port) else { throw ServerSettingsError("port \(port) is outside 0-65535") }
+        guard maxBodyBytes > 0 else { throw ServerSettingsError("the body limit must be positive") }
+    }
+
+    /// Whether `host` names this machine's loopback interface only.
+    public static func isLoopback(_ host: String) -> Bool {
+        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if h == "localhost" || h == "::1" || h == "0:0:0:0:0:0:0:1" { return true }
+        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { UInt8($0) != nil }
+    }
+}
+
+public struct ServerSettingsError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Everything the routes share: the memory, the model queue and the counters.
+public struct ServerServices: Sendable {
+    public let memory: MemoryHub
+    public let generation: GenerationQueue
+    public let metrics: ServerMetrics
+
+    public init(memory: MemoryHub, generation: GenerationQueue, metrics: ServerMetrics) {
+        self.memory = memory
+        self.generation = generation
+        self.metrics = metrics
+    }
+
+    /// Names the embedding model answers to.
+    var embeddingModelIDs: Set<String> { [memory.encoder.name, "minilm"] }
+}
+
+/// The OpenAI-compatible HTTP API over the memory and the chat model.
+public enum HTTPServer {
+    public typealias Context = BasicRequestContext
+
+    /// The router with every route and middleware.
+    public static func buildRouter(services: ServerServices, settings: ServerSettings) -> Router<Context> {
+        let router = Router(context: Context.self)
+        router.add(middleware: MetricsAndErrorsMiddleware(metrics: services.metrics))
+        router.add(middleware: AuthMiddleware(token: settings.token))
+        router.add(middleware: BodyLimitMiddleware(limit: settings.maxBodyBytes))
+        Routes(services: services, settings: settings).register(on: router)
+        return router
+    }
+
+    /// The application `mnemo serve` runs; `onListening` gets the bound port (useful with port 0).
+    public static func buildApplication(services: ServerServices, settings: ServerSettings,
+                                        onListening: @escaping @Sendable (Int) -> Void = { _ in }) throws -> some ApplicationProtocol {
+        try settings.validate()
+        let router = buildRouter(services: services, settings: settings)
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "mnemo"),
+            onServerRunning: { channel in onListening(channel.localAddress?.port ?? settings.port) })
+    }
+}
+
+// MARK: - Middleware
+
+/// Counts every request (by matched route, never the raw path) and turns every error into the
+/// OpenAI-shaped JSON body with its status.
+struct MetricsAndErrorsMiddleware: RouterMiddleware {
+    typealias Context = HTTPServer.Context
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            let api = APIError.from(error)
+            if api.status.code >= 500 { context.logger.error("\(request.method) \(request.uri.path): \(api.message)") }
+            response = api.response
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+        // Hummingbird names the route that matched nothing "NotFound"; before routing (401, 413) there is none.
+        let route = context.endpointPath.flatMap { $0 == "NotFound" ? nil : $0 } ?? "unmatched"
+        metrics.recordRequest(method: request.method.rawValue, route: route,
+                              status: response.status.code, seconds: seconds)
+        return response
+    }
+}
+
+/// `Authorization: Bearer TOKEN` on every route but `/health`, when the server has a token.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = HTTPServer.Context
+    let token: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token, request.uri.path != "/health" else { return try await next(request, context) }
+        let header = request.headers[.authorization] ?? ""
+        let prefix = "Bearer "
+        guard header.hasPrefix(prefix), Self.constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.utf8)) else {
+            throw APIError.unauthorized
+        }
+        return try await next(request, context)
+    }
+
+    /// Compares without stopping at the first difference, so timing does not reveal the token.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var diff = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            diff |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return diff == 0
+    }
+}
+
+/// 413 at once when Content-Length announces a body over the limit (bodies without a length are
+/// cut off while they are read).
+struct BodyLimitMiddleware: RouterMiddleware {
+    typealias Context = HTTPServer.Context
+    let limit: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw APIError.tooLarge(limit: limit)
+        }
+        return try await next(request, context)
+    }
+}
+
+// MARK: - Routes
+
+struct Routes: Sendable {
+    let services: ServerServices
+    let settings: ServerSettings
+
+    var memory: MemoryHub { services.memory }
+    var generation: GenerationQueue { services.generation }
+    var metrics: ServerMetrics { services.metrics }
+
+    func register(on router: Router<HTTPServer.Context>) {
+        router.get("/health") { _, _ in try json(HealthResponse(status: "ok", model: generation.modelID,
+                                                                  modelLoaded: generation.isLoaded, queue: generation.pending)) }
+        router.get("/metrics") { _, _ in
+            let text = metrics.render()
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("/v1/models") { _, _ in
+            try json(ModelList(data: [.init(id: generation.modelID), .init(id: memory.encoder.name)]))
+        }
+        router.post("/v1/embeddings") { request, context in try await embeddings(request, context) }
+        router.post("/v1/chat/completions") { request, context in try await chat(request, context) }
+
+        router.post("/v1/memory/documents") { request, context in
+            let body = try await decode(AddDocumentRequest.self, request, context)
+            let added = try await memory.add(text: body.text, source: body.source, namespace: body.namespace ?? "default",
+                                             metadata: body.metadata ?? [:])
+            if added.changed { metrics.add(.memoryChunksAdded, Double(added.chunkIDs.count)) }
+            return try json(added, status: added.changed ? .created : .ok)
+        }
+        router.delete("/v1/memory/documents") { request, _ in
+            guard let source = request.uri.queryParameters.get("source"), !source.isEmpty else {
+                throw APIError.missing("source")
+            }
+            let namespace = request.uri.queryParameters.get("namespace")
+            let count = try await memory.delete(source: source, namespace: namespace)
+            guard count > 0 else { throw APIError.notFound("No document with source '\(source)'\(namespace.map { " in namespace '\($0)'" } ?? "").") }
+            metrics.add(.memoryChunksDeleted, Double(count))
+            return try json(DeleteResponse(deleted: count, source: source, chunkID: nil))
+        }
+        router.delete("/v1/memory/chunks/:id") { _, context in
+            guard let id = context.parameters.get("id", as: Int64.self) else {
+                throw APIError.invalid("id", "The chunk id must be an integer.")
+            }
+            guard try await memory.delete(chunkID: id) else { throw APIError.notFound("No chunk with id \(id).") }
+            metrics.add(.memoryChunksDeleted)
+            return try json(DeleteResponse(deleted: 1, source: nil, chunkID: id))
+        }
+        router.post("/v1/memory/search") { request, context in
+            let body = try await decode(SearchRequest.self, request, context)
+            let mode = try parseMode(body.mode, param: "mode")
+            let hits = try await memory.search(MemorySearch(query: body.query, k: body.k ?? 5, mode: mode, namespace: body.namespace,
+                                                            conditions: (body.where ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+            metrics.add(.memorySearches)
+            return try json(SearchResponse(query: body.query, mode: mode.rawValue, data: hits))
+        }
+        router.get("/v1/memory/stats") { _, _ in try json(try await memory.stats()) }
+    }
+
+    struct HealthResponse: Encodable {
+        let status: String
+        let model: String
+        let modelLoaded: Bool
+        let queue: Int
+        enum CodingKeys: String, CodingKey { case status, model, queue, modelLoaded = "model_loaded" }
+    }
+
+    struct DeleteResponse: Encodable {
+        let deleted: Int
+        let source: String?
+        let chunkID: Int64?
+        enum CodingKeys: String, CodingKey { case deleted, source, chunkID = "chunk_id" }
+    }
+
+    // MARK: Bodies
+
+    /// The request body, read up to the limit (413 beyond it), decoded (400 when it is not JSON of
+    /// the expected shape).
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: HTTPServer.Context) async throws -> T {
+        var data = Data()
+        for try await buffer in request.body {
+            guard data.count + buffer.readableBytes <= settings.maxBodyBytes else { throw APIError.tooLarge(limit: settings.maxBodyBytes) }
+            data.append(contentsOf: buffer.readableBytesView)
+        }
+        guard !data.isEmpty else { throw APIError.malformedJSON("the body is empty") }
+        do {
+            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            throw APIError.malformedJSON("it does not parse (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] ?? "syntax error"))")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let error as DecodingError {
+            throw APIError.decoding(error)
+        }
+    }
+
+    func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json", .contentLength: String(data.count)],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: Embeddings
+
+    func embeddings(_ request: Request, _ context: HTTPServer.Context) async throws -> Response {
+        let body = try await decode(EmbeddingRequest.self, request, context)
+        guard services.embeddingModelIDs.contains(body.model) else {
+            throw APIError(.notFound, "The model '\(body.model)' does not exist; embeddings use '\(memory.encoder.name)'.",
+                           param: "model", code: "model_not_found")
+        }
+        let texts = body.input.texts
+        guard !texts.isEmpty else { throw APIError.invalid("input", "'input' must not be empty.") }
+        guard texts.count <= settings.maxEmbeddingInputs else {
+            throw APIError.invalid("input", "'input' has \(texts.count) items; the limit is \(settings.maxEmbeddingInputs).")
+        }
+        if let i = texts.firstIndex(where: { $0.isEmpty }) { throw APIError.invalid("input[\(i)]", "'input[\(i)]' is empty.") }
+        if let dimensions = body.dimensions, dimensions != memory.encoder.dimension {
+            throw APIError.invalid("dimensions", "This model makes \(memory.encoder.dimension)-dimensional vectors only.")
+        }
+        let format = body.encodingFormat ?? "float"
+        guard format == "float" || format == "base64" else {
+            throw APIError.invalid("encoding_format", "'encoding_format' must be 'float' or 'base64'.")
+        }
+        let (vectors, tokens) = try await memory.embed(texts)
+        metrics.add(.embeddedInputs, Double(texts.count))
+        let items = vectors.enumerated().map { i, v in
+            EmbeddingResponse.Item(index: i, embedding: format == "base64"
+                ? .base64(v.withUnsafeBufferPointer { Data(buffer: $0) }.base64EncodedString()) : .float(v))
+        }
+        return try json(EmbeddingResponse(data: items, model: memory.encoder.name, usage: .init(promptTokens: tokens, totalTokens: tokens)))
+    }
+
+    // MARK: Chat
+
+    /// A validated chat request, ready for the queue.
+    struct ChatJob: Sendable {
+        var messages: [ChatMessage]
+        var parameters: GenerationParameters
+        var stops: [String]
+        var sources: [MemoryHit]?
+        var stream: Bool
+        var includeUsage: Bool
+    }
+
+    func chatJob(_ body: ChatCompletionRequest) async throws -> ChatJob {
+        let accepted: Set<String> = [generation.modelID, "mnemo"]
+        guard accepted.contains(body.model) else {
+            throw APIError(.notFound, "The model '\(body.model)' does not exist; this server's chat model is '\(generation.modelID)'.",
+                           param: "model", code: "model_not_found")
+        }
+        guard !body.messages.isEmpty else { throw APIError.invalid("messages", "'messages' must not be empty.") }
+        var messages: [ChatMessage] = []
+        for (i, m) in body.messages.enumerated() {
+            let role: ChatMessage.Role
+            switch m.role {
+            case "developer": role = .system
+            default:
+                guard let r = ChatMessage.Role(rawValue: m.role) else {
+                    throw APIError.invalid("messages[\(i)].role", "'messages[\(i)].role' must be system, developer, user, assistant or tool (got '\(m.role)').")
+                }
+                role = r
+            }
+            messages.append(ChatMessage(role, m.content?.text ?? ""))
+        }
+        if let n = body.n, n != 1 { throw APIError.invalid("n", "Only n = 1 is supported.") }
+        let maxTokens = body.maxCompletionTokens ?? body.maxTokens ?? 256
+        guard (1...settings.maxCompletionTokens).contains(maxTokens) else {
+            throw APIError.invalid(body.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",
+                                   "The token limit must be between 1 and \(settings.maxCompletionTokens).")
+        }
+        var sampling = SamplingParameters()
+        if let t = body.temperature {
+            guard (0...2).contains(t) else { throw APIError.invalid("temperature", "'temperature' must be between 0 and 2.") }
+            sampling.temperature = t
+        }
+        if let p = body.topP {
+            guard p > 0, p <= 1 else { throw APIError.invalid("top_p", "'top_p' must be in (0, 1].") }
+            sampling.topP = p
+        }
+        if let k = body.topK {
+            guard k >= 0 else { throw APIError.invalid("top_k", "'top_k' must be ≥ 0.") }
+            sampling.topK = k
+        }
+        sampling.seed = body.seed
+        do { try sampling.validate() } catch let e as ModelError { throw APIError(.unprocessableContent, e.message, code: "invalid_value") }
+        let stops = body.stop?.values ?? []
+        guard stops.count <= 4 else { throw APIError.invalid("stop", "At most 4 stop sequences.") }
+
+        var sources: [MemoryHit]?
+        if let options = body.mnemo {
+            let mode = try parseMode(options.mode, param: "mnemo.mode")
+            let query = options.query ?? messages.last(where: { $0.role == .user })?.content ?? ""
+            guard !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw APIError.invalid("mnemo.query", "Memory retrieval needs a user message or 'mnemo.query'.")
+            }
+            let k = options.k ?? 4
+            guard (1...20).contains(k) else { throw APIError.invalid("mnemo.k", "'mnemo.k' must be between 1 and 20.") }
+            let hits = try await memory.search(MemorySearch(query: query, k: k, mode: mode, namespace: options.namespace,
+                                                            conditions: (options.where ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+            metrics.add(.memorySearches)
+            messages = MemoryPrompt.apply(hits, to: messages)
+            sources = hits
+        }
+        return ChatJob(messages: messages, parameters: GenerationParameters(maxTokens: maxTokens, sampling: sampling),
+                       stops: stops, sources: sources, stream: body.stream ?? false,
+                       includeUsage: body.streamOptions?.includeUsage ?? false)
+    }
+
+    func chat(_ request: Request, _ context: HTTPServer.Context) async throws -> Response {
+        let body = try await decode(ChatCompletionRequest.self, request, context)
+        let job = try await chatJob(body)
+        let ticket = try generation.reserve()
+        let id = "chatcmpl-" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(24)
+        let created = Int(Date().timeIntervalSince1970)
+        if job.stream { return streamChat(job, ticket: ticket, id: String(id), created: created) }
+
+        let matcher = Locked(StopMatcher(job.stops))
+        let text = Locked("")
+        let outcome = try await generation.generate(ticket, messages: job.messages, parameters: job.parameters, onPiece: { piece in
+            matcher.withLock { m in
+                let emit = m.feed(piece)
+                text.withLock { $0 += emit }
+                return m.stopped ? .stop : .continue
+            }
+        })
+        let answer = text.current + matcher.withLock { $0.finish() }
+        let stopped = matcher.withLock { $0.stopped }
+        let completion = ChatCompletion(
+            id: String(id), created: created, model: generation.modelID,
+            choices: [.init(message: .init(content: answer), finishReason: Self.finishReason(outcome, stopped: stopped))],
+            usage: Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens),
+            mnemo: job.sources.map { MnemoChatInfo(sources: $0) })
+        return try json(completion)
+    }
+
+    static func finishReason(_ outcome: GenerationOutcome, stopped: Bool) -> String {
+        if stopped { return "stop" }
+        switch outcome.finishReason {
+        case .stop, .cancelled: return "stop"
+        case .length: return "length"
+        }
+    }
+
+    enum StreamEvent: Sendable {
+        case text(String)
+        case finished(GenerationOutcome, stopped: Bool)
+        case failed(APIError)
+    }
+
+    /// Server-sent events: `data: {chunk}` per piece of text, then `data: [DONE]`. The response
+    /// starts before the model's turn comes (its first event carries the role and the memory
+    /// sources); a failed write means the client went away, and generation stops at the next token.
+    func streamChat(_ job: ChatJob, ticket: GenerationQueue.Ticket, id: String, created: Int) -> Response {
+        let generation = self.generation
+        let metrics = self.metrics
+        let model = generation.modelID
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        return Response(status: .ok, headers: headers, body: .init { writer in
+            metrics.adjust(.activeStreams, by: 1)
+            defer { metrics.adjust(.activeStreams, by: -1) }
+            let cancelled = Locked(false)
+            let (events, continuation) = AsyncStream<StreamEvent>.makeStream()
+            continuation.onTermination = { reason in
+                if case .cancelled = reason { cancelled.withLock { $0 = true } }
+            }
+            let matcher = Locked(StopMatcher(job.stops))
+            @Sendable func produce() async {
+                do {
+                    let outcome = try await generation.generate(ticket, messages: job.messages, parameters: job.parameters,
+                                                                isCancelled: { cancelled.current }) { piece in
+                        matcher.withLock { m in
+                            let emit = m.feed(piece)
+                            if !emit.isEmpty { continuation.yield(.text(emit)) }
+                            return m.stopped ? .stop : .continue
+                        }
+                    }
+                    let (tail, stopped) = matcher.withLock { ($0.finish(), $0.stopped) }
+                    if !tail.isEmpty { continuation.yield(.text(tail)) }
+                    continuation.yield(.finished(outcome, stopped: stopped))
+                } catch {
+                    continuation.yield(.failed(APIError.from(error)))
+                }
+                continuation.finish()
+            }
+
+            func send(_ chunk: ChatCompletionChunk) async throws {
+                try await writer.write(Self.sse(chunk))
+            }
+            func chunk(_ delta: ChatCompletionChunk.Delta, finish: String? = nil, usage: Usage? = nil,
+                       sources: [MemoryHit]? = nil, choices: Bool = true) -> ChatCompletionChunk {
+                ChatCompletionChunk(id: id, created: created, model: model,
+                                    choices: choices ? [.init(delta: delta, finishReason: finish)] : [],
+                                    usage: usage, mnemo: sources.map { MnemoChatInfo(sources: $0) })
+            }
+            // The producer is a child task (structured: it shares this task's executor and is awaited here).
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await produce() }
+                do {
+                    try await send(chunk(.init(role: "assistant", content: ""), sources: job.sources))
+                    for await event in events {
+                        switch event {
+                        case .text(let text):
+                            try await send(chunk(.init(content: text)))
+                        case .finished(let outcome, let stopped):
+                            try await send(chunk(.init(), finish: Self.finishReason(outcome, stopped: stopped)))
+                            if job.includeUsage {
+                                try await send(chunk(.init(), usage: Usage(promptTokens: outcome.promptTokens,
+                                                                          completionTokens: outcome.completionTokens), choices: false))
+                            }
+                        case .failed(let error):
+                            try await writer.write(ByteBuffer(string: "data: " + String(decoding: error.jsonBody, as: UTF8.self) + "\n\n"))
+                        }
+                    }
+                    try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+                    try await writer.finish(nil)
+                } catch {
+                    // The client went away: stop generating at the next token and give the model back.
+                    cancelled.withLock { $0 = true }
+                    throw error
+                }
+            }
+        })
+    }
+
+    static func sse<T: Encodable>(_ value: T) -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        var buffer = ByteBuffer(string: "data: ")
+        buffer.writeBytes(data)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+}

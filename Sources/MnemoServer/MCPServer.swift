@@ -1,0 +1,245 @@
+import Foundation
+import MCP
+import MnemoCore
+import MnemoModels
+import MnemoTools
+
+/// Mnemo's tools for Model Context Protocol clients: memory_search, memory_add, memory_delete, ask,
+/// calc and sql (read-only), each with a JSON Schema for its arguments. `call` never throws: a bad
+/// argument or a failing tool comes back as an error result (`isError`), which MCP clients show
+/// to the model, rather than as a protocol error.
+public struct MCPToolbox: Sendable {
+    public let memory: MemoryHub
+    public let generation: GenerationQueue
+    /// The database `sql` reads when a call names none ($MNEMO_SQL_DB or `--db`).
+    public let defaultDatabase: String?
+
+    public init(memory: MemoryHub, generation: GenerationQueue, defaultDatabase: String?) {
+        self.memory = memory
+        self.generation = generation
+        self.defaultDatabase = defaultDatabase
+    }
+
+    static let modeSchema: Value = ["type": "string", "enum": ["dense", "bm25", "hybrid"], "default": "hybrid",
+                                    "description": "dense: sentence vectors; bm25: keywords; hybrid: both, fused by reciprocal rank."]
+    static let stringMap: Value = ["type": "object", "additionalProperties": ["type": "string"]]
+
+    public var tools: [Tool] {
+        [
+            Tool(name: "memory_search",
+                 description: "Search the memory (documents the user indexed or added) and return the best matching passages with their source and score.",
+                 inputSchema: ["type": "object", "additionalProperties": false, "required": ["query"], "properties": [
+                     "query": ["type": "string", "minLength": 1, "description": "What to look for, in natural language."],
+                     "k": ["type": "integer", "minimum": 1, "maximum": 100, "default": 5, "description": "How many passages."],
+                     "mode": Self.modeSchema,
+                     "namespace": ["type": "string", "description": "Only this namespace."],
+                     "where": .object(["type": "object", "additionalProperties": ["type": "string"],
+                                       "description": "Only passages whose metadata has these key/value pairs."]),
+                 ]],
+                 annotations: .init(readOnlyHint: true)),
+            Tool(name: "memory_add",
+                 description: "Add a text to the memory. It is chunked and embedded like an indexed file; the same source replaces its earlier text.",
+                 inputSchema: ["type": "object", "additionalProperties": false, "required": ["text"], "properties": [
+                     "text": ["type": "string", "minLength": 1, "description": "The text to remember."],
+                     "source": ["type": "string", "description": "Its name (default: memory: and a hash of the text)."],
+                     "namespace": ["type": "string", "default": "default"],
+                     "metadata": Self.stringMap,
+                 ]],
+                 annotations: .init(destructiveHint: false, idempotentHint: true)),
+            Tool(name: "memory_delete",
+                 description: "Delete from the memory: every passage of a source, or one passage by its chunk id.",
+                 inputSchema: ["type": "object", "additionalProperties": false, "properties": [
+                     "source": ["type": "string", "description": "Delete every passage of this source."],
+                     "namespace": ["type": "string", "description": "With source: only in this namespace."],
+                     "chunk_id": ["type": "integer", "description": "Delete this one passage."],
+                 ], "oneOf": [["required": ["source"]], ["required": ["chunk_id"]]]],
+                 annotations: .init(destructiveHint: true, idempotentHint: true)),
+            Tool(name: "ask",
+                 description: "Answer a question from the memory: search it, then have Mnemo's local model answer from the passages found, citing them as [1], [2].",
+                 inputSchema: ["type": "object", "additionalProperties": false, "required": ["question"], "properties": [
+                     "question": ["type": "string", "minLength": 1],
+                     "k": ["type": "integer", "minimum": 1, "maximum": 20, "default": 4, "description": "Passages to give the model."],
+                     "mode": Self.modeSchema,
+                     "namespace": ["type": "string"],
+                     "max_tokens": ["type": "integer", "minimum": 1, "maximum": 2048, "default": 256],
+                 ]],
+                 annotations: .init(readOnlyHint: true)),
+            Tool(name: "calc",
+                 description: "Exact arithmetic: integers of any size, fractions, decimals, percentages, sqrt/exp/ln/log/sin/cos/tan, pi and e.",
+                 inputSchema: ["type": "object", "additionalProperties": false, "required": ["expression"], "properties": [
+                     "expression": ["type": "string", "minLength": 1, "description": "For example \"2^100 / 3\" or \"250000 * 3.5%\"."],
+                 ]],
+                 annotations: .init(readOnlyHint: true, openWorldHint: false)),
+            Tool(name: "sql",
+                 description: "Run one read-only SQL query (SELECT, WITH, VALUES) over an SQLite database, or show its schema. Writes, ATTACH and PRAGMAs other than table_info are refused.",
+                 inputSchema: ["type": "object", "additionalProperties": false, "properties": [
+                     "query": ["type": "string", "description": "The SQL; leave it out with schema: true."],
+                     "schema": ["type": "boolean", "default": false, "description": "Describe tables, columns, row counts and sample rows instead."],
+                     "database": ["type": "string", "description": "Path of the SQLite file (default: the server's --db)."],
+                     "max_rows": ["type": "integer", "minimum": 1, "maximum": 10000, "default": 200],
+                 ]],
+                 annotations: .init(readOnlyHint: true)),
+        ]
+    }
+
+    struct ToolFailure: Error { let message: String }
+
+    /// Runs a tool; errors become `isError` results with a message for the model.
+    public func call(_ name: String, arguments: [String: Value]?) async -> CallTool.Result {
+        let args = Arguments(values: arguments ?? [:])
+        do {
+            let (text, structured) = try await run(name, args)
+            return CallTool.Result(content: [.text(text: text, annotations: nil, _meta: nil)], structuredContent: structured, isError: false)
+        } catch let failure as ToolFailure {
+            return CallTool.Result(content: [.text(text: failure.message, annotations: nil, _meta: nil)], isError: true)
+        } catch {
+            let api = APIError.from(error)
+            return CallTool.Result(content: [.text(text: api.message, annotations: nil, _meta: nil)], isError: true)
+        }
+    }
+
+    private func run(_ name: String, _ args: Arguments) async throws -> (String, Value?) {
+        switch name {
+        case "memory_search":
+            let hits = try await memory.search(MemorySearch(
+                query: try args.string("query"), k: try args.int("k") ?? 5, mode: try parseMode(try args.optionalString("mode"), param: "mode"),
+                namespace: try args.optionalString("namespace"), conditions: try args.stringMap("where").sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+            generation.metrics.add(.memorySearches)
+            let text = hits.isEmpty ? "No passages found." : hits.map { hit in
+                "[\(hit.rank)] \(hit.source) (chunk \(hit.chunkID), score \(String(format: "%.4f", hit.score)))\n\(hit.text)"
+            }.joined(separator: "\n\n")
+            return (text, try Value(["results": hits]))
+        case "memory_add":
+            let added = try await memory.add(text: try args.string("text"), source: try args.optionalString("source"),
+                                              namespace: try args.optionalString("namespace") ?? "default", metadata: try args.stringMap("metadata"))
+            if added.changed { generation.metrics.add(.memoryChunksAdded, Double(added.chunkIDs.count)) }
+            let text = added.changed
+                ? "Added \(added.source) (namespace \(added.namespace)) as \(added.chunkIDs.count) chunk(s): \(added.chunkIDs.map(String.init).joined(separator: ", "))."
+                : "\(added.source) already holds this text; nothing changed."
+            return (text, try Value(added))
+        case "memory_delete":
+            if let id = try args.int("chunk_id") {
+                guard try await memory.delete(chunkID: Int64(id)) else { throw ToolFailure(message: "No chunk with id \(id).") }
+                generation.metrics.add(.memoryChunksDeleted)
+                return ("Deleted chunk \(id).", ["deleted": 1])
+            }
+            guard let source = try args.optionalString("source") else {
+                throw ToolFailure(message: "Give 'source' (a document) or 'chunk_id' (one passage).")
+            }
+            let count = try await memory.delete(source: source, namespace: try args.optionalString("namespace"))
+            guard count > 0 else { throw ToolFailure(message: "No document with source '\(source)'.") }
+            generation.metrics.add(.memoryChunksDeleted, Double(count))
+            return ("Deleted \(count) chunk(s) of \(source).", ["deleted": .int(count)])
+        case "ask":
+            let answer = try await Ask(memory: memory, generation: generation).answer(
+                try args.string("question"), k: try args.int("k") ?? 4, mode: try parseMode(try args.optionalString("mode"), param: "mode"),
+                namespace: try args.optionalString("namespace"), maxTokens: try args.int("max_tokens") ?? 256)
+            var text = answer.text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !answer.sources.isEmpty {
+                text += "\n\nSources:\n" + answer.sources.enumerated().map { "[\($0.offset + 1)] \($0.element.source) (chunk \($0.element.chunkID))" }
+                    .joined(separator: "\n")
+            }
+            return (text, try Value(answer))
+        case "calc":
+            let result = try Calculator().evaluate(try args.string("expression"))
+            return (result.description, ["result": .string(result.description), "exact": .bool(result.isExact),
+                                         "value": .string(result.valueText), "decimal": .string(result.decimal())])
+        case "sql":
+            guard let path = try args.optionalString("database") ?? defaultDatabase else {
+                throw ToolFailure(message: "No database: pass 'database' (a path), or start `mnemo mcp --db FILE`.")
+            }
+            var limits = ReadOnlyDatabase.Limits()
+            limits.maxRows = min(max(try args.int("max_rows") ?? 200, 1), 10_000)
+            let database = try ReadOnlyDatabase(path: path, limits: limits)
+            if try args.bool("schema") ?? false {
+                let schema = try database.schema()
+                return (schema.promptText(), nil)
+            }
+            let result = try database.query(try args.string("query"))
+            let json = try JSONEncoder().encode(result)
+            return (result.table(), try JSONDecoder().decode(Value.self, from: json))
+        default:
+            throw ToolFailure(message: "Unknown tool '\(name)'. Tools: \(tools.map(\.name).joined(separator: ", ")).")
+        }
+    }
+
+    /// Typed access to a call's arguments, with messages that name the argument at fault.
+    struct Arguments {
+        let values: [String: Value]
+
+        func optionalString(_ key: String) throws -> String? {
+            guard let v = values[key], v != .null else { return nil }
+            guard let s = v.stringValue else { throw ToolFailure(message: "'\(key)' must be a string.") }
+            return s
+        }
+
+        func string(_ key: String) throws -> String {
+            guard let s = try optionalString(key) else { throw ToolFailure(message: "Missing required argument '\(key)'.") }
+            return s
+        }
+
+        func int(_ key: String) throws -> Int? {
+            guard let v = values[key], v != .null else { return nil }
+            if let i = v.intValue { return i }
+            if let d = v.doubleValue, d == d.rounded(), abs(d) < 1e15 { return Int(d) }
+            throw ToolFailure(message: "'\(key)' must be an integer.")
+        }
+
+        func bool(_ key: String) throws -> Bool? {
+            guard let v = values[key], v != .null else { return nil }
+            guard let b = v.boolValue else { throw ToolFailure(message: "'\(key)' must be true or false.") }
+            return b
+        }
+
+        func stringMap(_ key: String) throws -> [String: String] {
+            guard let v = values[key], v != .null else { return [:] }
+            guard let object = v.objectValue else { throw ToolFailure(message: "'\(key)' must be an object of strings.") }
+            return try object.mapValues { value in
+                guard let s = value.stringValue else { throw ToolFailure(message: "'\(key)' values must be strings.") }
+                return s
+            }
+        }
+    }
+}
+
+/// Retrieval-augmented answers: search the memory, hand the passages to the model as numbered
+/// sources in the system message, and let it answer.
+public struct Ask: Sendable {
+    public let memory: MemoryHub
+    public let generation: GenerationQueue
+
+    public struct Answer: Sendable, Codable {
+        public var text: String
+        public var sources: [MemoryHit]
+        public var finishReason: String
+        enum CodingKeys: String, CodingKey { case text, sources, finishReason = "finish_reason" }
+    }
+
+    public func answer(_ question: String, k: Int = 4, mode: QueryMode = .hybrid, namespace: String? = nil,
+                       maxTokens: Int = 256) async throws -> Answer {
+        guard (1...20).contains(k) else { throw APIError.invalid("k", "'k' must be between 1 and 20.") }
+        guard (1...2048).contains(maxTokens) else { throw APIError.invalid("max_tokens", "'max_tokens' must be between 1 and 2048.") }
+        let hits = try await memory.search(MemorySearch(query: question, k: k, mode: mode, namespace: namespace))
+        generation.metrics.add(.memorySearches)
+        let messages = MemoryPrompt.apply(hits, to: [ChatMessage(.user, question)])
+        let ticket = try generation.reserve()
+        let outcome = try await generation.generate(
+            ticket, messages: messages, parameters: GenerationParameters(maxTokens: maxTokens, sampling: .greedy))
+        return Answer(text: outcome.text, sources: hits, finishReason: outcome.finishReason.rawValue)
+    }
+}
+
+/// `mnemo mcp`: the toolbox served over standard input and output until the client closes it.
+public enum MCPStdioServer {
+    public static func run(toolbox: MCPToolbox, version: String) async throws {
+        let server = Server(
+            name: "mnemo", version: version,
+            instructions: "Mnemo is the user's local memory: search it, add to it, ask questions answered from it; calc does exact arithmetic and sql reads SQLite databases.",
+            capabilities: .init(tools: .init(listChanged: false)))
+        await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: toolbox.tools) }
+        await server.withMethodHandler(CallTool.self) { params in await toolbox.call(params.name, arguments: params.arguments) }
+        try await server.start(transport: StdioTransport())
+        await server.waitUntilCompleted()
+        await server.stop()
+    }
+}

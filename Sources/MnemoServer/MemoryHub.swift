@@ -1,0 +1,289 @@
+import Foundation
+import MnemoCore
+import MnemoIngest
+import MnemoModels
+import MnemoStore
+
+/// One search result as the API returns it.
+public struct MemoryHit: Sendable, Codable, Equatable {
+    public var rank: Int
+    public var score: Float
+    public var chunkID: Int64
+    public var source: String
+    public var namespace: String
+    public var startByte: Int
+    public var endByte: Int
+    public var text: String
+    public var metadata: [String: String]
+
+    enum CodingKeys: String, CodingKey {
+        case rank, score, source, namespace, text, metadata
+        case chunkID = "chunk_id", startByte = "start_byte", endByte = "end_byte"
+    }
+
+    init(_ hit: QueryHit) {
+        rank = hit.rank
+        score = hit.score
+        chunkID = hit.chunk.id
+        source = hit.chunk.source
+        namespace = hit.chunk.namespace
+        startByte = hit.chunk.startByte
+        endByte = hit.chunk.endByte
+        text = hit.chunk.text
+        metadata = hit.chunk.metadata
+    }
+}
+
+/// What adding a text did.
+public struct AddedDocument: Sendable, Codable, Equatable {
+    public var source: String
+    public var namespace: String
+    public var chunkIDs: [Int64]
+    /// False when the same source already held exactly this text (nothing was written).
+    public var changed: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case source, namespace, changed
+        case chunkIDs = "chunk_ids"
+    }
+}
+
+/// A search request, validated.
+public struct MemorySearch: Sendable {
+    public var query: String
+    public var k: Int
+    public var mode: QueryMode
+    public var namespace: String?
+    public var conditions: [(key: String, value: String)]
+
+    public init(query: String, k: Int = 5, mode: QueryMode = .hybrid, namespace: String? = nil, conditions: [(key: String, value: String)] = []) {
+        self.query = query
+        self.k = k
+        self.mode = mode
+        self.namespace = namespace
+        self.conditions = conditions
+    }
+}
+
+/// The store as the servers share it: one writer, so writes are serialised on a serial queue, and a pool of
+/// readers, so searches run concurrently (each reader is its own SQLite connection and in-memory FAISS
+/// copy, brought up to date from SQLite before each search). Embedding runs outside the writer, so a slow
+/// embed never holds up a delete.
+///
+/// The writer (and with it the store's cross-process write lock) is opened by the first write and closed,
+/// its FAISS file saved, once no write has come for `flushDelay`: between bursts of writes another mnemo
+/// process (`mnemo index`) can take the lock. A write that finds the lock held waits up to `lockTimeout`,
+/// then fails with a `StoreError(.locked)` (503 at the HTTP edge).
+public final class MemoryHub: Sendable {
+    public let directory: String
+    public let encoder: SentenceEncoder
+    public let limits: Limits
+
+    public struct Limits: Sendable {
+        /// Concurrent searches (reader connections).
+        public var readers = 4
+        /// Concurrent embedding jobs (each uses every matrix thread already).
+        public var embedders = 2
+        /// Characters in one added text.
+        public var maxTextCharacters = 1_000_000
+        /// Characters in one search query (BM25 turns every word into a term).
+        public var maxQueryCharacters = 10_000
+        /// Results one search may ask for.
+        public var maxK = 100
+        /// Seconds after the last write before the FAISS file is saved and the write lock released.
+        public var flushDelay = 1.0
+        /// Seconds a write waits for the store's write lock held by another process.
+        public var lockTimeout = 10.0
+        public init() {}
+    }
+
+    /// Touched only on `writeQueue`.
+    private let writer = Confined(WriterSlot())
+    private let writeQueue = DispatchQueue(label: "mnemo.memory.writer")
+    private let readQueue = DispatchQueue(label: "mnemo.memory.readers", attributes: .concurrent)
+    private let idleReaders: Locked<[Confined<MemoryService>]>
+    private let readerSlots: AsyncSemaphore
+    private let embedSlots: AsyncSemaphore
+
+    /// The open writer, if any, and when it last wrote.
+    private final class WriterSlot {
+        var service: MemoryService?
+        var lastWrite = DispatchTime.now()
+        var releaseScheduled = false
+    }
+
+    /// Opens (creating if needed) the store in `directory` for writing, and `limits.readers` readers.
+    public init(directory: String, encoder: SentenceEncoder, limits: Limits = Limits()) throws {
+        self.directory = directory
+        self.encoder = encoder
+        self.limits = limits
+        // Create the store if there is none; the lock is released again at once.
+        if !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("manifest.json")) {
+            _ = try MemoryService(storeDirectory: directory, encoder: encoder, access: .write(createWith: .flat),
+                                  lockTimeout: limits.lockTimeout)
+        }
+        let readers = try (0..<max(1, limits.readers)).map { _ in
+            Confined(try MemoryService(storeDirectory: directory, encoder: encoder, access: .read))
+        }
+        idleReaders = Locked(readers)
+        readerSlots = AsyncSemaphore(readers.count)
+        embedSlots = AsyncSemaphore(limits.embedders)
+    }
+
+    // MARK: - Reads (concurrent)
+
+    private func withReader<T: Sendable>(_ body: @escaping @Sendable (MemoryService) throws -> T) async throws -> T {
+        try await readerSlots.withPermit {
+            let reader = self.idleReaders.withLock { $0.popLast() }
+            guard let reader else { throw APIError(.internalServerError, "no idle store reader", code: "internal_error") }
+            defer { self.idleReaders.withLock { $0.append(reader) } }
+            return try await offload(self.readQueue) { try body(reader.value) }
+        }
+    }
+
+    public func search(_ request: MemorySearch) async throws -> [MemoryHit] {
+        let query = request.query.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !query.isEmpty else { throw APIError.invalid("query", "'query' must not be empty.") }
+        guard query.count <= limits.maxQueryCharacters else {
+            throw APIError.invalid("query", "'query' has \(query.count) characters; the limit is \(limits.maxQueryCharacters).")
+        }
+        guard (1...limits.maxK).contains(request.k) else { throw APIError.invalid("k", "'k' must be between 1 and \(limits.maxK).") }
+        let filter = SearchFilter(namespace: request.namespace, metadata: request.conditions)
+        let (k, mode) = (request.k, request.mode)
+        return try await withReader { service in
+            try service.query(query, k: k, mode: mode, filter: filter).map(MemoryHit.init)
+        }
+    }
+
+    public func stats() async throws -> StoreStats {
+        try await withReader { try $0.store.stats() }
+    }
+
+    /// Sentence vectors for `texts` (the embeddings endpoint), with their token counts.
+    public func embed(_ texts: [String]) async throws -> (vectors: [[Float]], tokens: Int) {
+        let encoder = self.encoder
+        return try await embedSlots.withPermit {
+            try await offload(self.readQueue) {
+                let tokenized = texts.map(encoder.tokenizer.encode)
+                return (try encoder.embed(tokenized: tokenized), tokenized.reduce(0) { $0 + $1.count })
+            }
+        }
+    }
+
+    // MARK: - Writes (serialised)
+
+    /// Runs `body` with the writer, opening it (taking the write lock) if it is closed.
+    private func write<T: Sendable>(_ body: @escaping @Sendable (MemoryService) throws -> T) async throws -> T {
+        try await offload(writeQueue) { [self] in
+            let slot = writer.value
+            let service: MemoryService
+            if let open = slot.service {
+                service = open
+            } else {
+                service = try MemoryService(storeDirectory: directory, encoder: encoder, access: .write(createWith: .flat),
+                                            lockTimeout: limits.lockTimeout)
+                slot.service = service
+            }
+            defer {
+                slot.lastWrite = .now()
+                scheduleRelease()
+            }
+            return try body(service)
+        }
+    }
+
+    /// Adds `text` as a document: chunked like an ingested file, embedded, and stored under `source`
+    /// (default: `memory:` and the text's SHA-256, so adding the same text twice stores it once),
+    /// replacing an earlier text of that source.
+    public func add(text: String, source: String? = nil, namespace: String = "default", metadata: [String: String] = [:]) async throws -> AddedDocument {
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            throw APIError.invalid("text", "'text' must not be empty.")
+        }
+        guard text.count <= limits.maxTextCharacters else {
+            throw APIError.invalid("text", "'text' has \(text.count) characters; the limit is \(limits.maxTextCharacters).")
+        }
+        guard !namespace.isEmpty else { throw APIError.invalid("namespace", "'namespace' must not be empty.") }
+        let hash = SHA256.hex(text)
+        let source = source ?? "memory:\(hash.prefix(16))"
+        guard !source.isEmpty else { throw APIError.invalid("source", "'source' must not be empty.") }
+
+        // Chunk and embed outside the writer.
+        let encoder = self.encoder
+        let bytes = text.utf8.count
+        let document = ExtractedDocument(source: source, format: .text,
+                                         segments: [ExtractedSegment(text: text, byteRange: 0..<bytes, textOffset: 0)])
+        let (chunks, vectors) = try await embedSlots.withPermit {
+            try await offload(self.readQueue) {
+                let chunks = Chunker.chunk(document, options: ChunkingOptions(), countTokens: encoder.tokenizer.count)
+                return (chunks, try encoder.embed(chunks.map(\.text)))
+            }
+        }
+        guard !chunks.isEmpty else { throw APIError.invalid("text", "'text' has no indexable text.") }
+
+        var docMetadata = metadata
+        docMetadata["format"] = docMetadata["format"] ?? "text"
+        let newChunks = zip(chunks, vectors).map { chunk, vector in
+            NewChunk(text: chunk.text, byteRange: chunk.byteRange, metadata: docMetadata.merging(chunk.metadata) { doc, _ in doc },
+                     contentHash: SHA256.hex(chunk.text), embedding: vector)
+        }
+        let newDocument = NewDocument(source: source, namespace: namespace, format: "text", contentHash: hash,
+                                      bytes: bytes, metadata: docMetadata, chunks: newChunks)
+        return try await write { service in
+            let store = service.store
+            if let existing = try store.document(source: source, namespace: namespace), existing.contentHash == hash {
+                let ids = try store.db.query("SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal", [.integer(existing.id)])
+                    .compactMap { $0[0].int }
+                return AddedDocument(source: source, namespace: namespace, chunkIDs: ids, changed: false)
+            }
+            let ids = try store.upsert(newDocument)
+            return AddedDocument(source: source, namespace: namespace, chunkIDs: ids, changed: true)
+        }
+    }
+
+    /// Deletes every chunk of `source` (in `namespace`, or in all); returns how many chunks went.
+    public func delete(source: String, namespace: String? = nil) async throws -> Int {
+        guard !source.isEmpty else { throw APIError.invalid("source", "'source' must not be empty.") }
+        return try await write { try $0.store.delete(source: source, namespace: namespace) }
+    }
+
+    /// Deletes one chunk; false if there was none with that id.
+    public func delete(chunkID: Int64) async throws -> Bool {
+        try await write { try $0.store.delete(chunkID: chunkID) }
+    }
+
+    /// On `writeQueue`: closes the writer (saving the FAISS file, releasing the lock) once it has been idle
+    /// for `flushDelay`.
+    private func scheduleRelease() {
+        let slot = writer.value
+        guard !slot.releaseScheduled, slot.service != nil else { return }
+        slot.releaseScheduled = true
+        writeQueue.asyncAfter(deadline: slot.lastWrite + limits.flushDelay) { [self] in
+            let slot = writer.value
+            slot.releaseScheduled = false
+            guard slot.service != nil else { return }
+            if DispatchTime.now() < slot.lastWrite + limits.flushDelay {
+                scheduleRelease()  // written since: wait again
+            } else {
+                releaseWriter()
+            }
+        }
+    }
+
+    /// On `writeQueue`: saves the FAISS file and closes the writer.
+    private func releaseWriter() {
+        let slot = writer.value
+        guard let service = slot.service else { return }
+        try? service.store.flush()
+        slot.service = nil
+    }
+
+    /// Whether this hub holds the store's write lock now (a write within the last `flushDelay`).
+    public var holdsWriteLock: Bool {
+        get async { (try? await offload(writeQueue) { [writer] in writer.value.service != nil }) ?? false }
+    }
+
+    /// Saves the FAISS file and releases the write lock now (on shutdown).
+    public func close() async {
+        _ = try? await offload(writeQueue) { [self] in releaseWriter() }
+    }
+}

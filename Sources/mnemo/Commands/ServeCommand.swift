@@ -1,0 +1,121 @@
+import ArgumentParser
+import Foundation
+import MnemoCore
+import MnemoModels
+import MnemoServer
+
+/// Options `serve` and `mcp` share: the store, the encoder, the chat model and its queue.
+struct ServerModelOptions: ParsableArguments {
+    @Option(help: "Chat model, loaded on the first chat request: an installed model's name (smollm2, qwen-0.5b, qwen-1.5b) or a GGUF path.")
+    var model: String = ModelLocator.defaultChatModel
+
+    @Option(name: .customLong("encoder"), help: "Sentence encoder: an installed model's name or a directory path.")
+    var encoder: String = ModelLocator.defaultEncoder
+
+    @Option(help: "Threads for matrix work (default: $MNEMO_THREADS, else all cores).")
+    var threads: Int?
+
+    @Option(help: "Chat requests that may wait while one generates; more get 503.")
+    var queue = 8
+
+    @Option(help: "Concurrent memory searches (store reader connections).")
+    var readers = 4
+
+    func validate() throws {
+        guard (0...1000).contains(queue) else { throw ValidationError("--queue must be between 0 and 1000") }
+        guard (1...64).contains(readers) else { throw ValidationError("--readers must be between 1 and 64") }
+    }
+
+    /// The encoder, the store (its write lock taken only while writing) and the model queue.
+    func services(store: String) throws -> ServerServices {
+        Runtime.configure(threads: threads)
+        let sentenceEncoder = try SentenceEncoder(directory: ModelLocator.resolve(encoder))
+        var limits = MemoryHub.Limits()
+        limits.readers = readers
+        let memory = try MemoryHub(directory: store, encoder: sentenceEncoder, limits: limits)
+        let metrics = ServerMetrics()
+        // The chat model is found and loaded on first use: memory-only clients never need it installed.
+        let modelName = model
+        let generation = GenerationQueue(modelID: modelName, capacity: queue, metrics: metrics) {
+            LanguageModelGenerator(try LanguageModel(path: ModelLocator.resolve(modelName)))
+        }
+        return ServerServices(memory: memory, generation: generation, metrics: metrics)
+    }
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the memory and the chat model over HTTP (OpenAI-compatible API).",
+        discussion: """
+        Endpoints: POST /v1/embeddings, POST /v1/chat/completions (streaming with "stream": true; memory \
+        retrieval with "mnemo": {"k": 3, "mode": "hybrid", "namespace": "..."}), GET /v1/models, \
+        POST /v1/memory/documents, POST /v1/memory/search, DELETE /v1/memory/documents?source=S, \
+        DELETE /v1/memory/chunks/ID, GET /v1/memory/stats, GET /health, GET /metrics (Prometheus).
+
+        A bearer token (--token-file, or $MNEMO_TOKEN) is required to listen beyond loopback; with one, every \
+        route but /health needs "Authorization: Bearer TOKEN". The server takes the store's write lock only \
+        while it writes (released a second after the last write), so `mnemo index` can run beside it.
+
+        Examples:
+          mnemo serve --store ~/memory
+          mnemo serve --port 9000 --model smollm2
+          mnemo serve --host 0.0.0.0 --token-file ~/.config/mnemo/token
+          curl -s localhost:8080/v1/memory/search -d '{"query": "boiler service", "k": 3}'
+        """
+    )
+
+    @Option(help: "Address to listen on (a token is required beyond loopback).")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port (0: any free port, printed on start).")
+    var port = 8080
+
+    @Option(help: "File holding the bearer token clients must send (default: $MNEMO_TOKEN).")
+    var tokenFile: String?
+
+    @Option(help: "Largest request body in bytes (413 beyond it).")
+    var maxBody = 4 << 20
+
+    @OptionGroup var storeOptions: StoreOptions
+    @OptionGroup var models: ServerModelOptions
+
+    func settings() throws -> ServerSettings {
+        var settings = ServerSettings()
+        settings.host = host
+        settings.port = port
+        settings.maxBodyBytes = maxBody
+        if let tokenFile {
+            guard let data = FileManager.default.contents(atPath: tokenFile) else {
+                throw ValidationError("--token-file \(tokenFile): cannot read the file")
+            }
+            let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !token.isEmpty else { throw ValidationError("--token-file \(tokenFile): the file is empty") }
+            settings.token = token
+        } else if let env = ProcessInfo.processInfo.environment["MNEMO_TOKEN"], !env.isEmpty {
+            settings.token = env.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        do { try settings.validate() } catch let e as ServerSettingsError { throw ValidationError(e.description) }
+        return settings
+    }
+
+    func validate() throws {
+        guard maxBody > 0 else { throw ValidationError("--max-body must be positive") }
+        _ = try settings()
+    }
+
+    func run() async throws {
+        let settings = try settings()
+        let services = try models.services(store: storeOptions.directory)
+        var note = "model \(models.model) loads on the first chat request"
+        do { _ = try ModelLocator.resolve(models.model) } catch {
+            note = "chat requests will fail until the model is installed: \(error)"
+        }
+        let app = try HTTPServer.buildApplication(services: services, settings: settings) { [host, note] port in
+            Terminal.printError("mnemo serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
+                + " (store \(storeOptions.directory); \(note))")
+        }
+        try await app.runService()
+        await services.memory.close()
+    }
+}

@@ -1,0 +1,524 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Hummingbird
+import MnemoCore
+import MnemoModels
+import Testing
+@testable import MnemoServer
+
+/// The HTTP API on a live loopback server (a free port per test), with the real sentence encoder and a
+/// scripted chat model.
+@Suite struct HTTPServerTests {
+    @Test func settingsRefuseNonLoopbackWithoutToken() throws {
+        var settings = ServerSettings()
+        settings.host = "0.0.0.0"
+        #expect(throws: ServerSettingsError.self) { try settings.validate() }
+        settings.host = "192.168.1.5"
+        #expect(throws: ServerSettingsError.self) { try settings.validate() }
+        settings.token = "s3cret"
+        try settings.validate()
+        settings.token = ""
+        #expect(throws: ServerSettingsError.self) { try settings.validate() }
+        for host in ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"] {
+            #expect(ServerSettings.isLoopback(host), "\(host)")
+        }
+        for host in ["0.0.0.0", "10.0.0.1", "::", "example.com", "127.0.0.1.evil.com", "1270.0.0.1"] {
+            #expect(!ServerSettings.isLoopback(host), "\(host)")
+        }
+    }
+
+    @Test func unknownRouteIsOpenAIShaped404RealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        try await server.live { client in
+            try await client.execute(uri: "/v1/nothing", method: .get) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.contentType] == "application/json")
+                let error = try #require(response.apiError)
+                #expect(error["type"] as? String == "invalid_request_error")
+                #expect(error["code"] as? String == "unknown_route")
+                #expect(error.keys.sorted() == ["code", "message", "param", "type"])
+            }
+        }
+    }
+
+    @Test func malformedJSONIs400RealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        try await server.live { client in
+            try await client.execute(uri: "/v1/embeddings", method: .post, headers: jsonHeaders,
+                                     body: ByteBuffer(string: "{\"input\": \"hi\", ")) { response in
+                #expect(response.status == .badRequest)
+                #expect(response.apiError?["code"] as? String == "invalid_json")
+            }
+            // Well-formed JSON of the wrong shape names the parameter.
+            try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["query": 42])) { response in
+                #expect(response.status == .badRequest)
+                #expect(response.apiError?["param"] as? String == "query")
+            }
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["model": "scripted"])) { response in
+                #expect(response.status == .badRequest)
+                #expect(response.apiError?["param"] as? String == "messages")
+                #expect(response.apiError?["code"] as? String == "missing_required_parameter")
+            }
+            // Parsed but out of range: 422.
+            try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["query": "x", "k": 0])) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(response.apiError?["param"] as? String == "k")
+            }
+            try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["query": "x", "mode": "fuzzy"])) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(response.apiError?["param"] as? String == "mode")
+            }
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["model": "gpt-4", "messages": [["role": "user", "content": "hi"]]])) { response in
+                #expect(response.status == .notFound)
+                #expect(response.apiError?["code"] as? String == "model_not_found")
+            }
+        }
+    }
+
+    @Test func bodyOverLimitIs413RealModel() async throws {
+        let server = try TestServer { $0.maxBodyBytes = 1024 }
+        defer { server.cleanUp() }
+        try await server.live { client in
+            let big = String(repeating: "a", count: 4096)
+            try await client.execute(uri: "/v1/memory/documents", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["text": big])) { response in
+                #expect(response.status == .contentTooLarge)
+                #expect(response.apiError?["code"] as? String == "request_too_large")
+            }
+        }
+    }
+
+    @Test func tokenRequiredWhenSetRealModel() async throws {
+        let server = try TestServer { $0.token = "t0ken" }
+        defer { server.cleanUp() }
+        try await server.live { client in
+            try await client.execute(uri: "/v1/models", method: .get) { response in
+                #expect(response.status == .unauthorized)
+                #expect(response.apiError?["code"] as? String == "invalid_api_key")
+            }
+            try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer wrong"]) { response in
+                #expect(response.status == .unauthorized)
+            }
+            try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer t0ken"]) { response in
+                #expect(response.status == .ok)
+                let ids = (response.json["data"] as? [[String: Any]])?.compactMap { $0["id"] as? String }
+                #expect(ids == ["scripted", "all-MiniLM-L6-v2"])
+            }
+            try await client.execute(uri: "/health", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["status"] as? String == "ok")
+            }
+        }
+    }
+
+    @Test func embeddingsShapeRealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        try await server.live { client in
+            try await client.execute(uri: "/v1/embeddings", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["model": "all-MiniLM-L6-v2", "input": ["The cat sits on the mat.", "A dog runs."]])) { response in
+                #expect(response.status == .ok)
+                let json = response.json
+                #expect(json["object"] as? String == "list")
+                #expect(json["model"] as? String == "all-MiniLM-L6-v2")
+                let data = try #require(json["data"] as? [[String: Any]])
+                #expect(data.count == 2)
+                #expect(data.map { $0["index"] as? Int } == [0, 1])
+                let vector = try #require(data[0]["embedding"] as? [Double])
+                #expect(vector.count == 384)
+                #expect(abs(vector.reduce(0) { $0 + $1 * $1 } - 1) < 1e-3)
+                #expect(((json["usage"] as? [String: Any])?["prompt_tokens"] as? Int ?? 0) > 0)
+            }
+            // base64: little-endian float32, what the openai client asks for by default.
+            try await client.execute(uri: "/v1/embeddings", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["model": "all-MiniLM-L6-v2", "input": "hello", "encoding_format": "base64"])) { response in
+                #expect(response.status == .ok)
+                let data = try #require(response.json["data"] as? [[String: Any]])
+                let encoded = try #require(data[0]["embedding"] as? String)
+                #expect(Data(base64Encoded: encoded)?.count == 384 * 4)
+            }
+            try await client.execute(uri: "/v1/embeddings", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["model": "all-MiniLM-L6-v2", "input": [1, 2, 3]])) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(response.apiError?["param"] as? String == "input")
+            }
+        }
+    }
+
+    @Test func memoryRoundTripRealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        try await server.live { client in
+            let added = try await client.execute(uri: "/v1/memory/documents", method: .post, headers: jsonHeaders, body: jsonBody([
+                "text": "The boiler was serviced by Dunmore Heating on 12 March 2024. The next service is due in March 2025.",
+                "source": "notes/boiler.md", "namespace": "house", "metadata": ["room": "kitchen"],
+            ])) { response in
+                #expect(response.status == .created)
+                return response.json
+            }
+            let ids = try #require(added["chunk_ids"] as? [Int])
+            #expect(!ids.isEmpty)
+            _ = try await client.execute(uri: "/v1/memory/documents", method: .post, headers: jsonHeaders, body: jsonBody([
+                "text": "Red lentil soup simmers for twenty minutes.", "source": "recipes/soup.md", "namespace": "house",
+            ]))
+            // Adding the same text again changes nothing.
+            try await client.execute(uri: "/v1/memory/documents", method: .post, headers: jsonHeaders, body: jsonBody([
+                "text": "Red lentil soup simmers for twenty minutes.", "source": "recipes/soup.md", "namespace": "house",
+            ])) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["changed"] as? Bool == false)
+            }
+            for mode in ["dense", "bm25", "hybrid"] {
+                try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders, body: jsonBody([
+                    "query": "when was the boiler serviced", "k": 1, "mode": mode, "namespace": "house",
+                ])) { response in
+                    #expect(response.status == .ok)
+                    let hits = try #require(response.json["data"] as? [[String: Any]])
+                    #expect(hits.first?["source"] as? String == "notes/boiler.md", "\(mode)")
+                    #expect((hits.first?["metadata"] as? [String: String])?["room"] == "kitchen")
+                }
+            }
+            try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders, body: jsonBody([
+                "query": "boiler", "where": ["room": "garage"],
+            ])) { response in
+                #expect((response.json["data"] as? [Any])?.isEmpty == true)
+            }
+            try await client.execute(uri: "/v1/memory/documents?source=notes%2Fboiler.md&namespace=house", method: .delete) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["deleted"] as? Int == ids.count)
+            }
+            try await client.execute(uri: "/v1/memory/documents?source=notes%2Fboiler.md", method: .delete) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders, body: jsonBody([
+                "query": "when was the boiler serviced", "k": 5,
+            ])) { response in
+                let sources = (response.json["data"] as? [[String: Any]])?.compactMap { $0["source"] as? String }
+                #expect(sources == ["recipes/soup.md"])
+            }
+            let soupID = try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders,
+                                                  body: jsonBody(["query": "lentil soup", "mode": "bm25"])) { response in
+                ((response.json["data"] as? [[String: Any]])?.first?["chunk_id"] as? Int) ?? -1
+            }
+            try await client.execute(uri: "/v1/memory/chunks/\(soupID)", method: .delete) { response in
+                #expect(response.status == .ok)
+            }
+            try await client.execute(uri: "/v1/memory/chunks/\(soupID)", method: .delete) { response in
+                #expect(response.status == .notFound)
+            }
+            try await client.execute(uri: "/v1/memory/chunks/abc", method: .delete) { response in
+                #expect(response.status == .unprocessableContent)
+            }
+        }
+    }
+
+    @Test func chatNonStreamingWithMemoryRealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        _ = try await server.services.memory.add(text: "The spare key is under the blue flowerpot by the shed.", source: "notes/key.md")
+        try await server.live { client in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: jsonBody([
+                "model": "scripted",
+                "messages": [["role": "system", "content": "Be brief."], ["role": "user", "content": "Where is the spare key?"]],
+                "max_tokens": 16, "temperature": 0, "mnemo": ["k": 2, "mode": "hybrid"],
+            ])) { response in
+                #expect(response.status == .ok)
+                let json = response.json
+                #expect(json["object"] as? String == "chat.completion")
+                #expect((json["id"] as? String)?.hasPrefix("chatcmpl-") == true)
+                let choice = try #require((json["choices"] as? [[String: Any]])?.first)
+                #expect((choice["message"] as? [String: Any])?["content"] as? String == "Hello, world.")
+                #expect(choice["finish_reason"] as? String == "stop")
+                let usage = try #require(json["usage"] as? [String: Int])
+                #expect(usage["completion_tokens"] == 4)
+                #expect(usage["total_tokens"] == usage["prompt_tokens"]! + 4)
+                let sources = try #require((json["mnemo"] as? [String: Any])?["sources"] as? [[String: Any]])
+                #expect(sources.first?["source"] as? String == "notes/key.md")
+            }
+        }
+        // The memory went into the (single) system message as a numbered source.
+        let conversation = try #require(server.generator.conversations.last)
+        #expect(conversation.count == 2)
+        #expect(conversation[0].role == .system)
+        #expect(conversation[0].content.hasPrefix("Be brief."))
+        #expect(conversation[0].content.contains("[1] notes/key.md\nThe spare key is under the blue flowerpot"))
+    }
+
+    @Test func chatStreamingAndStopSequencesRealModel() async throws {
+        let server = try TestServer(pieces: ["One", " two", " th", "ree", " four"])
+        defer { server.cleanUp() }
+        try await server.live { client in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: jsonBody([
+                "model": "scripted", "stream": true, "stream_options": ["include_usage": true],
+                "messages": [["role": "user", "content": "Count."]],
+            ])) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "text/event-stream")
+                let events = sseEvents(response.text)
+                #expect(events.last == "[DONE]")
+                let chunks = events.dropLast().compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                #expect(chunks.count == events.count - 1)
+                #expect(chunks.allSatisfy { $0["object"] as? String == "chat.completion.chunk" })
+                let choices = chunks.compactMap { ($0["choices"] as? [[String: Any]])?.first }
+                #expect((choices.first?["delta"] as? [String: Any])?["role"] as? String == "assistant")
+                let text = choices.compactMap { ($0["delta"] as? [String: Any])?["content"] as? String }.joined()
+                #expect(text == "One two three four")
+                #expect(choices.last?["finish_reason"] as? String == "stop")
+                #expect((chunks.last?["usage"] as? [String: Int])?["completion_tokens"] == 5)
+            }
+            // A stop sequence split over two tokens ends the answer before it, in both modes.
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: jsonBody([
+                "model": "scripted", "stop": "three", "messages": [["role": "user", "content": "Count."]],
+            ])) { response in
+                let choice = (response.json["choices"] as? [[String: Any]])?.first
+                #expect((choice?["message"] as? [String: Any])?["content"] as? String == "One two ")
+                #expect(choice?["finish_reason"] as? String == "stop")
+            }
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: jsonBody([
+                "model": "scripted", "stream": true, "stop": ["thr"], "messages": [["role": "user", "content": "Count."]],
+            ])) { response in
+                let text = sseEvents(response.text).dropLast()
+                    .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    .compactMap { (($0["choices"] as? [[String: Any]])?.first?["delta"] as? [String: Any])?["content"] as? String }
+                    .joined()
+                #expect(text == "One two ")
+            }
+        }
+    }
+
+    @Test func concurrentRequestsAndFullQueueRealModel() async throws {
+        // Queue 1: one request generating (held at a gate) and one waiting fill it, so a third gets 503;
+        // meanwhile searches and adds run and all succeed. No timing: the test waits for the queue's state.
+        let gate = DispatchSemaphore(value: 0)
+        let server = try TestServer(pieces: ["x", "y"], queue: 1, gate: gate)
+        defer { server.cleanUp() }
+        try await server.live { client in
+            let chat = jsonBody(["model": "scripted", "messages": [["role": "user", "content": "go"]]])
+            let generation = server.services.generation
+            async let first = client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: chat)
+            async let second = client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: chat)
+            let deadline = Date().addingTimeInterval(60)
+            while generation.pending < 2, Date() < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(generation.pending == 2)
+            let refused = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: chat)
+            #expect(refused.status == .serviceUnavailable)
+            #expect(refused.apiError?["code"] as? String == "server_busy")
+            #expect(refused.headers[.retryAfter] == "1")
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for i in 0..<6 {
+                    group.addTask {
+                        try await client.execute(uri: "/v1/memory/documents", method: .post, headers: jsonHeaders,
+                                                 body: jsonBody(["text": "Note number \(i) about the garden shed.", "source": "n\(i)"])) { $0.status.code }
+                    }
+                    group.addTask {
+                        try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders,
+                                                 body: jsonBody(["query": "garden shed note"])) { $0.status.code }
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == 200 || $0 == 201 }, "\(statuses)")
+            // Open the gate: both queued chats finish.
+            gate.signal()
+            gate.signal()
+            #expect(try await first.status == .ok)
+            #expect(try await second.status == .ok)
+            try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["query": "garden shed note", "k": 10, "mode": "bm25"])) { response in
+                #expect((response.json["data"] as? [Any])?.count == 6)
+            }
+        }
+        #expect(server.services.generation.pending == 0)
+        #expect(server.services.metrics.value(.generationsRejected) == 1)
+    }
+
+    @Test func metricsInPrometheusFormatRealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        try await server.live { client in
+            _ = try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders,
+                                         body: jsonBody(["model": "scripted", "messages": [["role": "user", "content": "hi"]]]))
+            _ = try await client.execute(uri: "/nope", method: .get)
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+                let text = response.text
+                #expect(text.contains("mnemo_http_requests_total{method=\"POST\",route=\"/v1/chat/completions\",status=\"200\"} 1"))
+                #expect(text.contains("mnemo_http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1"))
+                #expect(text.contains("# TYPE mnemo_http_request_duration_seconds histogram"))
+                #expect(text.contains("mnemo_http_request_duration_seconds_count{route=\"/v1/chat/completions\"} 1"))
+                #expect(text.contains("mnemo_generated_tokens_total 4"))
+                #expect(text.contains("mnemo_model_loaded 1"))
+                // Every sample line is NAME{labels} VALUE or NAME VALUE.
+                for line in text.split(separator: "\n") where !line.hasPrefix("#") {
+                    #expect(line.split(separator: " ").count == 2, "\(line)")
+                }
+            }
+        }
+    }
+
+    @Test func clientDisconnectMidStreamFreesTheSlotRealModel() async throws {
+        // 1500 tokens 20 ms apart: 30 s if nobody stopped it. Queue 0: only one chat at a time.
+        let server = try TestServer(pieces: Array(repeating: " tick", count: 1500), delay: .milliseconds(20), queue: 0)
+        defer { server.cleanUp() }
+        try await server.live { client in
+            let port = client.port
+            let body = #"{"model": "scripted", "stream": true, "messages": [{"role": "user", "content": "go"}]}"#
+            let request = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                + "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+            // Blocking socket calls run on a Dispatch thread: the test's own thread belongs to Swift's
+            // small cooperative pool, which the server's tasks need too.
+            let head = try await onDispatch {
+                let socket = try RawSocket(port: port)
+                try socket.send(request)
+                let head = try socket.receive(until: "tick")
+                socket.close()
+                return head
+            }
+            #expect(head.contains("200 OK"))
+            let start = Date()
+            // The slot comes back within a few tokens, not after the whole answer.
+            var pending = server.services.generation.pending
+            // (Normally ~0.1 s; the bound leaves room for other suites' blocking tests sharing the
+            // cooperative pool with this in-process server.)
+            while pending > 0, Date().timeIntervalSince(start) < 20 {
+                try await Task.sleep(for: .milliseconds(20))
+                pending = server.services.generation.pending
+            }
+            #expect(pending == 0)
+            print(String(format: "clientDisconnectMidStreamFreesTheSlotRealModel: slot free %.2f s after the hang-up", Date().timeIntervalSince(start)))
+            #expect(server.services.metrics.value(.generationsCancelled) == 1)
+            // And the next request is served, not refused.
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: jsonBody([
+                "model": "scripted", "max_tokens": 3, "messages": [["role": "user", "content": "again"]],
+            ])) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
+    /// The server takes the store's write lock only while it writes: between writes another writer (what
+    /// `mnemo index` opens) gets it at once, and while that one holds it an API write fails fast with 503.
+    @Test func writeLockIsHeldOnlyWhileWritingRealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        let memory = server.services.memory
+        _ = try await memory.add(text: "The shed key hangs by the back door.", source: "notes/a.md")
+        let deadline = Date().addingTimeInterval(30)
+        while await memory.holdsWriteLock, Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(await !memory.holdsWriteLock)
+        var other: MemoryService? = try MemoryService(storeDirectory: server.directory.path, encoder: memory.encoder,
+                                                      access: .write(createWith: .flat), lockTimeout: 0)
+        #expect(other != nil)
+        try await server.live { client in
+            try await client.execute(uri: "/v1/memory/documents", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["text": "The bike pump is in the garage.", "source": "notes/b.md"])) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.apiError?["code"] as? String == "store_locked")
+                #expect(response.headers[.retryAfter] != nil)
+            }
+            // Searches go on meanwhile (readers take no lock).
+            try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["query": "shed key", "k": 1])) { response in
+                #expect(response.status == .ok)
+                #expect((response.json["data"] as? [[String: Any]])?.first?["source"] as? String == "notes/a.md")
+            }
+            other = nil  // the other writer closes and releases the lock
+            try await client.execute(uri: "/v1/memory/documents", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["text": "The bike pump is in the garage.", "source": "notes/b.md"])) { response in
+                #expect(response.status == .created, "\(response.text)")
+            }
+        }
+    }
+
+    @Test func stopMatcherHoldsBackPartialStops() {
+        var m = StopMatcher(["</end>", "STOP"])
+        #expect(m.feed("Hello </") == "Hello ")
+        #expect(m.feed("en") == "")
+        #expect(m.feed("x more") == "</enx more")
+        #expect(m.feed(" ST") == " ")
+        #expect(m.feed("OP and") == "")
+        #expect(m.stopped)
+        #expect(m.finish() == "")
+        var plain = StopMatcher([])
+        #expect(plain.feed("abc") == "abc")
+        var tail = StopMatcher(["xyz"])
+        #expect(tail.feed("abx") == "ab")
+        #expect(tail.finish() == "x")
+    }
+}
+
+/// Runs blocking work on a Dispatch thread.
+func onDispatch<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async {
+            do { continuation.resume(returning: try work()) } catch { continuation.resume(throwing: error) }
+        }
+    }
+}
+
+/// A blocking TCP client, enough to start a stream and hang up in the middle of it.
+final class RawSocket: @unchecked Sendable {
+    private let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ServerSettingsError("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { throw ServerSettingsError("connect() failed") }
+    }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw ServerSettingsError("write() failed") }
+            sent += n
+        }
+    }
+
+    /// Reads until the server closes the connection (or the 60 s timeout).
+    func receiveAll() throws -> [UInt8] {
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n == 0 { return received }
+            guard n > 0 else { throw ServerSettingsError("read() failed after \(received.count) bytes") }
+            received += buffer[0..<n]
+        }
+    }
+
+    /// Reads until `marker` has been seen (or the 60 s timeout).
+    func receive(until marker: String) throws -> String {
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !String(decoding: received, as: UTF8.self).contains(marker) {
+            let n = read(fd, &buffer, buffer.count)
+            guard n > 0 else { throw ServerSettingsError("read() ended before \(marker)") }
+            received += buffer[0..<n]
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
