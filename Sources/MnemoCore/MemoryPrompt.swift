@@ -60,11 +60,15 @@ public struct MemoryPrompt: Sendable {
         for (i, memory) in memories.enumerated() {
             switch memory {
             case .text(let t): lines.append("[\(i + 1)] " + clean(t))
-            case .soft(let v): lines.append("[\(i + 1)] \(slot)"); softs.append(v)
+            case .soft(let v): lines.append(String(slot)); softs.append(v)
             case .softAndText(let v, let t): lines.append("[\(i + 1)] \(slot) " + clean(t)); softs.append(v)
             }
         }
-        let background = memories.isEmpty ? "" : "Background:\n" + lines.joined(separator: "\n") + "\n\n"
+        // Soft tokens alone sit side by side: numbering them would cost more positions than they take.
+        let allSoft = memories.allSatisfy { if case .soft = $0 { true } else { false } }
+        let background = memories.isEmpty ? ""
+            : allSoft ? "Background: " + lines.joined() + "\n\n"
+            : "Background:\n" + lines.joined(separator: "\n") + "\n\n"
         return (background + "Answer the question in a few words.\nQuestion: " + clean(question), softs)
     }
 

@@ -45,6 +45,8 @@ public struct ProjectorTrainingOptions: Sendable {
     public var warmupSteps = 20
     public var seed: UInt64 = 42
     public var checkpointEvery = 50
+    /// Steps to run in this call before returning (the learning-rate schedule still spans `steps`).
+    public var stopAfter: Int?
     public init() {}
 }
 
@@ -195,14 +197,15 @@ public final class ProjectorTrainer {
             }
         }
         for _ in 0..<optimizer.step { _ = nextBatch() }
-        while optimizer.step < options.steps {
+        let last = min(options.steps, optimizer.step + (options.stopAfter ?? options.steps))
+        while optimizer.step < last {
             let s = optimizer.step
             let warm = Float(min(1, Double(s + 1) / Double(max(1, options.warmupSteps))))
             let cosine = Float(0.5 * (1 + cos(Double.pi * Double(s) / Double(options.steps))))
             var report = try step(nextBatch(), learningRate: options.learningRate * warm * max(0.1, cosine))
             report.steps = options.steps
             onStep(report)
-            if let checkpoint, optimizer.step % options.checkpointEvery == 0 || optimizer.step == options.steps {
+            if let checkpoint, optimizer.step % options.checkpointEvery == 0 || optimizer.step == last {
                 try saveCheckpoint(to: checkpoint)
             }
         }

@@ -21,7 +21,7 @@ import Testing
         let report = try #require(a.json)
         #expect(report["steps"] as? Int == 3)
         #expect((report["targetTokens"] as? Int ?? 0) > 0)
-        let b = try train(resumed, steps: 2)
+        let b = try train(resumed, steps: 3, extra: ["--stop-after", "2"])
         #expect(b.status == 0, "\(b.stderr)")
         let c = try train(resumed, steps: 3, extra: ["--resume"])
         #expect(c.status == 0, "\(c.stderr)")
@@ -68,7 +68,7 @@ import Testing
         #expect(tokens["none"] == 0)
         // One position for the memory, plus the few its "Background: [1]" frame takes in every mode.
         let soft = try #require(tokens["soft"]), text = try #require(tokens["text"])
-        #expect(soft >= 1 && soft <= 8, "soft memory took \(soft) positions")
+        #expect(soft >= 1 && soft <= 7, "soft memory took \(soft) positions")
         #expect(text > soft + 10)
 
     }
@@ -92,7 +92,7 @@ import Testing
             tokens[context] = json["context_tokens"] as? Int
         }
         let soft = try #require(tokens["soft"]), text = try #require(tokens["text"]), both = try #require(tokens["soft+text"])
-        #expect(soft >= 3 && soft <= 20, "three soft memories took \(soft) positions")  // 3 + the "[n]" frame
+        #expect(soft >= 3 && soft <= 10, "three soft memories took \(soft) positions")  // 3 + the "Background:" frame
         #expect(both > text && text > 10 * soft)
         // Another model's projector is refused, naming the model it was trained for.
         let wrong = try mnemo(["ask", "Who designed it?", "--model", "qwen-0.5b", "--context", "soft", "--store", dir.path, "--no-tools",

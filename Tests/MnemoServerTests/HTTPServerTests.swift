@@ -482,7 +482,7 @@ final class RawSocket: @unchecked Sendable {
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0 else { throw ServerSettingsError("connect() failed") }
+        guard rc == 0 else { throw ServerSettingsError("connect() failed: \(String(cString: strerror(errno)))") }
     }
 
     func send(_ text: String) throws { try send(Array(text.utf8)) }
@@ -491,7 +491,8 @@ final class RawSocket: @unchecked Sendable {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { throw ServerSettingsError("write() failed") }
+            if n < 0 && errno == EINTR { continue }  // a signal (another suite's child exiting), not an error
+            guard n > 0 else { throw ServerSettingsError("write() failed: \(String(cString: strerror(errno)))") }
             sent += n
         }
     }
@@ -503,7 +504,8 @@ final class RawSocket: @unchecked Sendable {
         while true {
             let n = read(fd, &buffer, buffer.count)
             if n == 0 { return received }
-            guard n > 0 else { throw ServerSettingsError("read() failed after \(received.count) bytes") }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw ServerSettingsError("read() failed after \(received.count) bytes: \(String(cString: strerror(errno)))") }
             received += buffer[0..<n]
         }
     }
@@ -514,6 +516,7 @@ final class RawSocket: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: 4096)
         while !String(decoding: received, as: UTF8.self).contains(marker) {
             let n = read(fd, &buffer, buffer.count)
+            if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw ServerSettingsError("read() ended before \(marker)") }
             received += buffer[0..<n]
         }

@@ -74,6 +74,9 @@ struct TrainProjectorCommand: ParsableCommand {
     @Option(help: "Save a checkpoint every N steps.")
     var checkpointEvery = 50
 
+    @Option(help: "Stop after this many steps of this run and save a checkpoint (the schedule still spans --steps); continue later with --resume.")
+    var stopAfter: Int?
+
     @Flag(help: "Continue from <out>.checkpoint when it exists.")
     var resume = false
 
@@ -147,6 +150,7 @@ struct TrainProjectorCommand: ParsableCommand {
         options.learningRate = learningRate
         options.seed = seed
         options.checkpointEvery = checkpointEvery
+        options.stopAfter = stopAfter
         let bar = ProgressBar(total: steps, label: "steps")
         var smoothed: Double?, positions = 0, targets = 0, seconds = 0.0
         var history: [ProjectorTrainingStep] = []
