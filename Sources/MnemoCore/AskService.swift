@@ -111,10 +111,7 @@ public final class AskService {
             }
             if options.context.needsProjector {
                 guard let projector else { throw ModelError(.badInput, "context mode '\(options.context.rawValue)' needs a projector") }
-                vectors = try projector.project(hits.map { hit in
-                    guard let v = try memory.store.embedding(ofChunk: hit.chunk.id) else { throw StoreError(.notFound, "chunk \(hit.chunk.id) has no stored vector") }
-                    return v
-                })
+                vectors = try projector.project(memory.storedVectors(of: hits))
             }
         }
         // The same user message as `mnemo eval qa` and projector training: soft tokens are used as trained.

@@ -159,6 +159,15 @@ public final class MemoryService {
 
     // MARK: - Query
 
+    /// The stored sentence vectors of `hits` (SQLite's copy, the source of truth), in order: what a
+    /// projector turns into soft tokens.
+    public func storedVectors(of hits: [QueryHit]) throws -> [[Float]] {
+        try hits.map { hit in
+            guard let v = try store.embedding(ofChunk: hit.chunk.id) else { throw StoreError(.notFound, "chunk \(hit.chunk.id) has no stored vector") }
+            return v
+        }
+    }
+
     public func query(_ text: String, k: Int = 5, mode: QueryMode = .hybrid, filter: SearchFilter = SearchFilter()) throws -> [QueryHit] {
         guard k > 0 else { return [] }
         let ranked: [(chunk: StoredChunk, score: Float)]

@@ -83,12 +83,7 @@ public enum QAEvaluation {
         for (i, q) in questions.enumerated() {
             let hits = maxK > 0 ? try memory.query(q.text, k: maxK, mode: .dense) : []
             let texts = hits.map(\.chunk.text)
-            let vectors = try projector.map { p in
-                try p.project(hits.map { hit in
-                    guard let v = try memory.store.embedding(ofChunk: hit.chunk.id) else { throw StoreError(.notFound, "chunk \(hit.chunk.id) has no stored vector") }
-                    return v
-                })
-            } ?? []
+            let vectors = try projector.map { try $0.project(memory.storedVectors(of: hits)) } ?? []
             let bare = try prompt.question(q.text, memories: []).count
             for c in configurations {
                 let k = c.context == .none ? 0 : min(c.k, hits.count)
