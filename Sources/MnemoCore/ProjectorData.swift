@@ -55,6 +55,7 @@ public enum ProjectorData {
         let vectors = try encoder.embed(passages)
         let prompt = MemoryPrompt(llm: llm)
         let greedy = SamplingParameters.greedy
+        let end = try ProjectorTrainer.endOfTurn(llm)
         var examples: [ProjectorExample] = []
         for (i, (text, vector)) in zip(passages, vectors).enumerated() {
             defer { progress(i + 1) }
@@ -67,7 +68,6 @@ public enum ProjectorData {
             let teacherPrompt = try prompt.question(question, memories: [.text(text)])
             let answer = try llm.generate(teacherPrompt, parameters: .init(maxTokens: 24, sampling: greedy))
             guard !answer.tokens.isEmpty, answer.finishReason == .stop else { continue }
-            let end = try ProjectorTrainer.endOfTurn(llm)
             let full = teacherPrompt + (answer.tokens + [end]).map { .token($0) }
             let logits = try llm.model.forward(full, state: llm.model.makeState(capacity: full.count), logits: .all)
             let vocab = llm.model.config.vocabSize

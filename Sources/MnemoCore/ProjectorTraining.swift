@@ -69,9 +69,12 @@ public final class ProjectorTrainer {
     public let prompt: MemoryPrompt
     public let projector: Projector
     public private(set) var optimizer: AdamW
+    /// Closes every answer: the model learns where to stop.
+    let endToken: Int32
 
-    public init(llm: LanguageModel, projector: Projector, learningRate: Float) {
+    public init(llm: LanguageModel, projector: Projector, learningRate: Float) throws {
         self.llm = llm
+        endToken = try Self.endOfTurn(llm)
         decoder = TrainableDecoder(llm.model)
         prompt = MemoryPrompt(llm: llm)
         self.projector = projector
@@ -138,7 +141,6 @@ public final class ProjectorTrainer {
         var sequences: [[DecoderInput]] = [], logitRows: [Int] = [], targets: [TrainingLoss.Target] = []
         var softRows: [Int] = []
         var row = 0
-        let endToken = try Self.endOfTurn(llm)
         for (i, example) in batch.enumerated() {
             let soft = zeroSoft ? [Float](repeating: 0, count: dim) : Array(UnsafeBufferPointer(start: output.pointer + i * dim, count: dim))
             let promptInputs = try example.question.map { try prompt.question($0, memories: [.soft(soft)]) } ?? prompt.reconstruction(soft)

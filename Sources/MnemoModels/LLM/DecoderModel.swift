@@ -34,8 +34,7 @@ public final class DecoderModel: Sendable {
     let outputNorm: FloatBuffer
     let output: QuantizedMatrix
     let layers: [Layer]
-    /// RoPE's inverse frequencies base^(-2i/ropeDim), i < ropeDim/2.
-    let inverseFrequencies: [Double]
+    let rope: RoPE
 
     public convenience init(path: String) throws {
         try self.init(gguf: GGUFFile(path: path))
@@ -99,7 +98,7 @@ public final class DecoderModel: Sendable {
                 down: try matrix(p + "ffn_down.weight", rows: c.dim, cols: c.ffnDim)
             )
         }
-        inverseFrequencies = (0..<c.ropeDim / 2).map { i in pow(c.ropeBase, -2 * Double(i) / Double(c.ropeDim)) }
+        rope = RoPE(c)
     }
 
     /// A fresh sequence state (KV cache and scratch) holding up to `capacity` positions.
@@ -160,7 +159,8 @@ public final class DecoderModel: Sendable {
             case .vector(let v): _ = UnsafeMutableBufferPointer(start: x + i * c.dim, count: c.dim).update(fromContentsOf: v)
             }
         }
-        let (cosTable, sinTable) = ropeTables(positions: p0..<p0 + n, into: ws)
+        let cosTable = ws.ropeCos.pointer, sinTable = ws.ropeSin.pointer
+        rope.fillTables(positions: p0..<p0 + n, cos: cosTable, sin: sinTable)
         let group = c.heads / c.kvHeads
         let scale = 1 / Float(c.headDim).squareRoot()
 
@@ -174,8 +174,8 @@ public final class DecoderModel: Sendable {
             if let b = layer.bq { addBias(b, to: q, rows: n, cols: c.qDim) }
             if let b = layer.bk { addBias(b, to: k, rows: n, cols: c.kvDim) }
             if let b = layer.bv { addBias(b, to: v, rows: n, cols: c.kvDim) }
-            applyRope(q, rows: n, heads: c.heads, cos: cosTable, sin: sinTable)
-            applyRope(k, rows: n, heads: c.kvHeads, cos: cosTable, sin: sinTable)
+            rope.rotate(q, rows: n, heads: c.heads, cos: cosTable, sin: sinTable)
+            rope.rotate(k, rows: n, heads: c.kvHeads, cos: cosTable, sin: sinTable)
 
             let attn = ws.attn.pointer, keys = state.keys[l].pointer, values = state.values[l].pointer
             let visible = p0 + n
@@ -217,46 +217,6 @@ public final class DecoderModel: Sendable {
 
     private func addBias(_ bias: FloatBuffer, to x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
         for r in 0..<rows { Kernels.add(bias.pointer, into: x + r * cols, count: cols) }
-    }
-
-    /// cos and sin of position · frequency for each position of the batch, `[n × ropeDim/2]`.
-    private func ropeTables(positions: Range<Int>, into ws: DecoderState.Workspace) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
-        let half = config.ropeDim / 2
-        let cosT = ws.ropeCos.pointer, sinT = ws.ropeSin.pointer
-        for (i, p) in positions.enumerated() {
-            for j in 0..<half {
-                let angle = Double(p) * inverseFrequencies[j]
-                cosT[i * half + j] = Float(cos(angle))
-                sinT[i * half + j] = Float(sin(angle))
-            }
-        }
-        return (cosT, sinT)
-    }
-
-    /// Rotates the first `ropeDim` dimensions of every head of `rows` rows in place.
-    private func applyRope(_ x: UnsafeMutablePointer<Float>, rows: Int, heads: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
-        let hd = config.headDim, half = config.ropeDim / 2
-        let stride = heads * hd
-        for r in 0..<rows {
-            let cr = cos + r * half, sr = sin + r * half
-            for head in 0..<heads {
-                let v = x + r * stride + head * hd
-                switch config.ropeStyle {
-                case .adjacentPairs:
-                    for j in 0..<half {
-                        let a = v[2 * j], b = v[2 * j + 1]
-                        v[2 * j] = a * cr[j] - b * sr[j]
-                        v[2 * j + 1] = a * sr[j] + b * cr[j]
-                    }
-                case .halves:
-                    for j in 0..<half {
-                        let a = v[j], b = v[j + half]
-                        v[j] = a * cr[j] - b * sr[j]
-                        v[j + half] = a * sr[j] + b * cr[j]
-                    }
-                }
-            }
-        }
     }
 }
 

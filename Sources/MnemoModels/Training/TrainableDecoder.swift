@@ -11,12 +11,12 @@ import MnemoTensor
 public final class TrainableDecoder: @unchecked Sendable {
     public let config: DecoderConfig
     public let weights: DecoderWeights
-    let inverseFrequencies: [Double]
+    let rope: RoPE
 
     public init(config: DecoderConfig, weights: DecoderWeights) {
         self.config = config
         self.weights = weights
-        inverseFrequencies = (0..<config.ropeDim / 2).map { i in pow(config.ropeBase, -2 * Double(i) / Double(config.ropeDim)) }
+        rope = RoPE(config)
     }
 
     public convenience init(_ model: DecoderModel) {
@@ -85,7 +85,10 @@ public final class TrainableDecoder: @unchecked Sendable {
                 row += 1
             }
         }
-        fillRope(tape)
+        for (start, length) in zip(tape.starts, tape.lengths) {
+            let offset = start * c.ropeDim / 2
+            rope.fillTables(positions: 0..<length, cos: tape.ropeCos.pointer + offset, sin: tape.ropeSin.pointer + offset)
+        }
 
         let h = FloatBuffer(count: n * max(c.dim, c.qDim))
         let attn = FloatBuffer(count: n * c.qDim)
@@ -97,8 +100,8 @@ public final class TrainableDecoder: @unchecked Sendable {
             BLAS.linear(h.pointer, rows: n, inputs: c.dim, weight: layer.wq.pointer, bias: layer.bq?.pointer, outputs: c.qDim, into: q.pointer)
             BLAS.linear(h.pointer, rows: n, inputs: c.dim, weight: layer.wk.pointer, bias: layer.bk?.pointer, outputs: c.kvDim, into: k.pointer)
             BLAS.linear(h.pointer, rows: n, inputs: c.dim, weight: layer.wv.pointer, bias: layer.bv?.pointer, outputs: c.kvDim, into: v.pointer)
-            rope(q.pointer, heads: c.heads, tape: tape, inverse: false)
-            rope(k.pointer, heads: c.kvHeads, tape: tape, inverse: false)
+            rope.rotate(q.pointer, rows: n, heads: c.heads, cos: tape.ropeCos.pointer, sin: tape.ropeSin.pointer)
+            rope.rotate(k.pointer, rows: n, heads: c.kvHeads, cos: tape.ropeCos.pointer, sin: tape.ropeSin.pointer)
             let probs = FloatBuffer(count: tape.probCount)
             attentionForward(q: q.pointer, k: k.pointer, v: v.pointer, probs: probs.pointer, out: attn.pointer, tape: tape)
             BLAS.linear(attn.pointer, rows: n, inputs: c.qDim, weight: layer.wo.pointer, bias: nil, outputs: c.dim, into: h.pointer)
@@ -119,10 +122,11 @@ public final class TrainableDecoder: @unchecked Sendable {
         tape.rFinal = FloatBuffer(count: n)
         let t = logitRows.count
         if t > 0 {
+            // Only the rows with logits are normalised (and only their r is read by the backward).
             let normed = FloatBuffer(count: t * c.dim)
-            let all = FloatBuffer(count: n * c.dim)
-            rmsNorm(x.pointer, into: all.pointer, rows: n, gamma: weights.outputNorm.pointer, r: tape.rFinal.pointer)
-            for (i, r) in logitRows.enumerated() { (normed.pointer + i * c.dim).update(from: all.pointer + r * c.dim, count: c.dim) }
+            for (i, r) in logitRows.enumerated() {
+                rmsNorm(x.pointer + r * c.dim, into: normed.pointer + i * c.dim, rows: 1, gamma: weights.outputNorm.pointer, r: tape.rFinal.pointer + r)
+            }
             BLAS.linear(normed.pointer, rows: t, inputs: c.dim, weight: weights.output.pointer, bias: nil, outputs: c.vocabSize, into: tape.logits.pointer)
         }
         return tape
@@ -169,8 +173,8 @@ public final class TrainableDecoder: @unchecked Sendable {
             dk.pointer.update(repeating: 0, count: n * c.kvDim)
             dv.pointer.update(repeating: 0, count: n * c.kvDim)
             attentionBackward(saved: saved, dOut: dAttn.pointer, dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, tape: tape)
-            rope(dq.pointer, heads: c.heads, tape: tape, inverse: true)
-            rope(dk.pointer, heads: c.kvHeads, tape: tape, inverse: true)
+            rope.rotate(dq.pointer, rows: n, heads: c.heads, cos: tape.ropeCos.pointer, sin: tape.ropeSin.pointer, inverse: true)
+            rope.rotate(dk.pointer, rows: n, heads: c.kvHeads, cos: tape.ropeCos.pointer, sin: tape.ropeSin.pointer, inverse: true)
             BLAS.linearBackward(dq.pointer, rows: n, outputs: c.qDim, weight: layer.wq.pointer, inputs: c.dim, into: dh.pointer, accumulate: false)
             BLAS.linearBackward(dk.pointer, rows: n, outputs: c.kvDim, weight: layer.wk.pointer, inputs: c.dim, into: dh.pointer, accumulate: true)
             BLAS.linearBackward(dv.pointer, rows: n, outputs: c.kvDim, weight: layer.wv.pointer, inputs: c.dim, into: dh.pointer, accumulate: true)
@@ -209,38 +213,6 @@ public final class TrainableDecoder: @unchecked Sendable {
         for j in 0..<d { sum += gamma[j] * dy[j] * x[j] }
         let coef = r * r * r * sum / Float(d)
         for j in 0..<d { dx[j] += r * gamma[j] * dy[j] - x[j] * coef }
-    }
-
-    private func fillRope(_ tape: Tape) {
-        let half = config.ropeDim / 2
-        for (start, length) in zip(tape.starts, tape.lengths) {
-            for p in 0..<length {
-                for j in 0..<half {
-                    let angle = Double(p) * inverseFrequencies[j]
-                    tape.ropeCos[(start + p) * half + j] = Float(cos(angle))
-                    tape.ropeSin[(start + p) * half + j] = Float(sin(angle))
-                }
-            }
-        }
-    }
-
-    /// Rotates every head of every row by its position; `inverse` rotates back (the backward of a
-    /// rotation is its transpose).
-    private func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, tape: Tape, inverse: Bool) {
-        let hd = config.headDim, half = config.ropeDim / 2, stride = heads * hd
-        let sign: Float = inverse ? -1 : 1
-        for r in 0..<tape.rows {
-            let cr = tape.ropeCos.pointer + r * half, sr = tape.ropeSin.pointer + r * half
-            for head in 0..<heads {
-                let v = x + r * stride + head * hd
-                for j in 0..<half {
-                    let (ia, ib) = config.ropeStyle == .adjacentPairs ? (2 * j, 2 * j + 1) : (j, j + half)
-                    let a = v[ia], b = v[ib], s = sign * sr[j]
-                    v[ia] = a * cr[j] - b * s
-                    v[ib] = a * s + b * cr[j]
-                }
-            }
-        }
     }
 
     /// Causal attention of each sequence and head, keeping the probabilities.

@@ -112,7 +112,7 @@ struct TrainProjectorCommand: ParsableCommand {
         } else {
             projector = Projector(manifest: manifest, seed: seed, outputRMS: ProjectorTrainer.embeddingRMS(llm.model))
         }
-        let trainer = ProjectorTrainer(llm: llm, projector: projector, learningRate: learningRate)
+        let trainer = try ProjectorTrainer(llm: llm, projector: projector, learningRate: learningRate)
         let checkpoint = out + ".checkpoint"
         if resume, FileManager.default.fileExists(atPath: checkpoint) {
             try trainer.resume(from: checkpoint)

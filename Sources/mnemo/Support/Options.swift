@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MnemoCore
 import MnemoModels
 import MnemoTensor
 
@@ -56,4 +57,13 @@ func parsePairs(_ pairs: [String], option: String) throws -> [(key: String, valu
         }
         return (String(pair[..<eq]), String(pair[pair.index(after: eq)...]))
     }
+}
+
+/// The projector for `llm`: the given file, else the installed one; checked against the pair in use.
+func loadProjector(_ path: String?, llm: LanguageModel, encoder: SentenceEncoder) throws -> Projector {
+    let file = path ?? ModelLocator.projectorPath(forModel: llm.path)
+    guard FileManager.default.fileExists(atPath: file) else {
+        throw ModelError(.fileNotFound, "no projector for \(URL(fileURLWithPath: llm.path).lastPathComponent) at \(file); give --projector FILE, run `make setup`, or train one with `mnemo train-projector`")
+    }
+    return try Projector(path: file, expect: (try ModelIdentity.encoderSHA256(encoder), try ModelIdentity.sha256(ofFile: llm.path)))
 }
