@@ -12,6 +12,7 @@ struct Mnemo: AsyncParsableCommand {  // async: `serve` and `mcp` run async serv
           mnemo index ~/notes --store ~/memory
           mnemo query "when was the boiler serviced?" --store ~/memory
           mnemo ask "when is the boiler's next service due?" --store ~/memory
+          mnemo chat --session home --store ~/memory
           mnemo embed "The cat sits on the mat." "A feline is resting on a rug."
           mnemo embed --file notes.txt --json > vectors.json
           mnemo tokenize "Hello, world! Unbelievable." --json
@@ -22,7 +23,7 @@ struct Mnemo: AsyncParsableCommand {  // async: `serve` and `mcp` run async serv
           mnemo mcp --store ~/memory
         """,
         version: "0.1.0",
-        subcommands: [IndexCommand.self, QueryCommand.self, AskCommand.self, DeleteCommand.self, StatsCommand.self, RebuildCommand.self,
+        subcommands: [IndexCommand.self, QueryCommand.self, AskCommand.self, ChatCommand.self, DeleteCommand.self, StatsCommand.self, RebuildCommand.self,
                       EmbedCommand.self, TokenizeCommand.self, GenerateCommand.self, EvalCommand.self, BenchCommand.self,
                       CalcCommand.self, SQLCommand.self, TrainProjectorCommand.self, ServeCommand.self, McpCommand.self]
     )

@@ -62,6 +62,8 @@ public struct ToolRouterOptions: Sendable {
     /// and its argument. Off: the model writes the whole call, and calls that do not parse or name no
     /// offered tool are reported back to it as errors.
     public var guidedCalls = true
+    /// Polled between tokens: true stops the answer where it is (finish reason `cancelled`, no more rounds).
+    public var isCancelled: (@Sendable () -> Bool)?
     public init() {}
 }
 
@@ -200,7 +202,12 @@ public final class ToolRouter {
             var stoppedAfterCalls = false
             var callStart: String?  // guided: the text before the call the model began
             let guided = offerTools && options.guidedCalls
+            var cancelled = false
             let generation = try generate(inputs, parameters: options.generation) { piece in
+                if options.isCancelled?() == true {
+                    cancelled = true
+                    return .stop
+                }
                 raw += piece
                 if guided, let before = Self.callStart(raw) {
                     callStart = before
@@ -219,7 +226,7 @@ public final class ToolRouter {
             result.generatedTokens += generation.result.tokens.count
             result.prefillSeconds += generation.result.prefillSeconds
             result.decodeSeconds += generation.result.decodeSeconds
-            result.finishReason = stoppedAfterCalls ? .stop : generation.result.finishReason
+            result.finishReason = cancelled ? .cancelled : stoppedAfterCalls ? .stop : generation.result.finishReason
             if stoppedAfterCalls, let end = raw.range(of: Self.closeTag, options: .backwards) {
                 raw = String(raw[..<end.upperBound])
             }  // (a bare call keeps its text: parsing takes the object and drops what follows)
@@ -230,6 +237,11 @@ public final class ToolRouter {
                 parsed = (content, [call])
             }
             onText(filter.finish(dropHeld: !parsed.calls.isEmpty))
+            if cancelled {
+                result.answer = parsed.content
+                conversation.append(ChatMessage(.assistant, result.answer))
+                break
+            }
             if parsed.calls.isEmpty || !offerTools {
                 result.answer = parsed.content
                 if parsed.content.isEmpty || !parsed.calls.isEmpty {

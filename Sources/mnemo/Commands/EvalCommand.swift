@@ -8,7 +8,7 @@ struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Evaluate retrieval and question answering on a SQuAD file, or the LLM with and without tools.",
-        subcommands: [Retrieval.self, QA.self, Tools.self]
+        subcommands: [Retrieval.self, QA.self, Tools.self, Chat.self]
     )
 
     struct Retrieval: ParsableCommand {
