@@ -106,18 +106,27 @@ public final class ChatSession {
         return true
     }
 
-    /// The prompt planner as this session uses it: tools' instructions and signatures are measured too.
+    /// The prompt planner as this session uses it. The budget is for the conversation: the tools'
+    /// descriptions come on top of it (`toolTokens`).
     public var planner: ChatContextPlanner {
-        let prompt = MemoryPrompt(llm: model)
-        let router = router
-        return ChatContextPlanner(
+        ChatContextPlanner(
             options: options.context, projector: options.context.strategy.usesSoftTokens ? projector : nil,
             count: { [model] in model.tokenizer.encode($0, addBOS: false).count },
-            measure: { messages in
-                let text = try router.model.chatPrompt(router.withInstructions(messages), tools: router.toolSignatures)
-                return try prompt.inputs(text, softs: Array(repeating: [], count: text.filter { $0 == MemoryPrompt.slot }.count)).count
-            })
+            measure: { [self] in try measure($0, withTools: false) })
     }
+
+    /// Prompt positions of `messages`, rendered as generation sees them (with the tools, or without).
+    func measure(_ messages: [ChatMessage], withTools: Bool) throws -> Int {
+        let text = withTools ? try model.chatPrompt(router.withInstructions(messages), tools: router.toolSignatures)
+            : try model.chatPrompt(messages)
+        return try MemoryPrompt(llm: model).inputs(text, softs: Array(repeating: [], count: text.filter { $0 == MemoryPrompt.slot }.count)).count
+    }
+
+    /// What the tools' instructions and signatures add to every prompt.
+    public lazy var toolTokens: Int = {
+        let probe = [ChatMessage(.system, options.systemPrompt), ChatMessage(.user, "hello")]
+        return ((try? measure(probe, withTools: true)) ?? 0) - ((try? measure(probe, withTools: false)) ?? 0)
+    }()
 
     /// Answers `message`, streaming the answer through `onText`; `isCancelled` is polled between tokens
     /// (a cancelled answer is kept as far as it got). The exchange is stored before this returns.
@@ -129,7 +138,7 @@ public final class ChatSession {
         var routerOptions = ToolRouterOptions()
         routerOptions.generation = options.generation
         routerOptions.generation.contextCapacity = max(options.generation.contextCapacity ?? 0,
-                                                       options.context.budget + options.generation.maxTokens + 64)
+                                                       options.context.budget + toolTokens + options.generation.maxTokens + 64)
         routerOptions.maxRounds = options.maxToolRounds
         routerOptions.isCancelled = isCancelled
         let prompt = MemoryPrompt(llm: model)

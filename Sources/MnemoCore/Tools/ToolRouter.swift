@@ -226,7 +226,8 @@ public final class ToolRouter {
             result.generatedTokens += generation.result.tokens.count
             result.prefillSeconds += generation.result.prefillSeconds
             result.decodeSeconds += generation.result.decodeSeconds
-            result.finishReason = cancelled ? .cancelled : stoppedAfterCalls ? .stop : generation.result.finishReason
+            // The router stopping generation at a call is not the caller's cancel.
+            result.finishReason = cancelled ? .cancelled : stoppedAfterCalls || callStart != nil ? .stop : generation.result.finishReason
             if stoppedAfterCalls, let end = raw.range(of: Self.closeTag, options: .backwards) {
                 raw = String(raw[..<end.upperBound])
             }  // (a bare call keeps its text: parsing takes the object and drops what follows)

@@ -44,7 +44,7 @@ struct ChatCommand: ParsableCommand {
     @Option(help: "Session to resume or start (letters, digits, - _ .).")
     var session = "default"
 
-    @Option(help: "Most prompt tokens per turn: system prompt, history, documents and the message.")
+    @Option(help: "Most prompt tokens per turn for the system prompt, history, documents and the message (the tools' descriptions come on top).")
     var budget = 1024
 
     @Option(help: "How older turns reach the prompt: auto (turn when the model has a projector, else recall), sentence (soft token per sentence), turn (soft token per turn), recall (text recall only), truncated or recent (raw baselines).")
