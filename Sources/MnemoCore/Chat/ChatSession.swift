@@ -159,8 +159,13 @@ public final class ChatSession {
         let messageVector = try encoder.embed([message])[0]
         var documents: [AskSource] = []
         if let memory, options.documents > 0, options.context.strategy.recalls {
+            // Chat messages are often not questions about the documents: only chunks as close to the
+            // message as a recalled turn must be (cosine of the stored vectors) become notes.
             let hits = try memory.query(message, k: options.documents, mode: options.mode, filter: SearchFilter(namespace: options.namespace))
-            documents = hits.enumerated().map { i, hit in
+            let close = zip(hits, try memory.storedVectors(of: hits)).filter {
+                ChatContextPlanner.dot($0.1, messageVector) >= options.context.recallThreshold
+            }.map(\.0)
+            documents = close.enumerated().map { i, hit in
                 AskSource(number: i + 1, chunkID: hit.chunk.id, source: hit.chunk.source, score: hit.score, text: hit.chunk.text)
             }
         }
