@@ -35,6 +35,15 @@ public struct AskSource: Sendable, Codable, Equatable {
     }
 }
 
+extension AskSource {
+    /// Hits as the numbered notes a prompt shows, from 1.
+    static func numbered(_ hits: [QueryHit]) -> [AskSource] {
+        hits.enumerated().map { i, hit in
+            AskSource(number: i + 1, chunkID: hit.chunk.id, source: hit.chunk.source, score: hit.score, text: hit.chunk.text)
+        }
+    }
+}
+
 /// An answer and how it was made.
 public struct AskResult: Sendable, Codable {
     public var answer: String
@@ -106,9 +115,7 @@ public final class AskService {
             let t0 = Date()
             let hits = try memory.query(question, k: options.k, mode: options.mode, filter: SearchFilter(namespace: options.namespace))
             retrievalSeconds = Date().timeIntervalSince(t0)
-            sources = hits.enumerated().map { i, hit in
-                AskSource(number: i + 1, chunkID: hit.chunk.id, source: hit.chunk.source, score: hit.score, text: hit.chunk.text)
-            }
+            sources = AskSource.numbered(hits)
             if options.context.needsProjector {
                 guard let projector else { throw ModelError(.badInput, "context mode '\(options.context.rawValue)' needs a projector") }
                 vectors = try projector.project(memory.storedVectors(of: hits))

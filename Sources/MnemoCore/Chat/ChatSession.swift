@@ -165,9 +165,7 @@ public final class ChatSession {
             let close = zip(hits, try memory.storedVectors(of: hits)).filter {
                 ChatContextPlanner.dot($0.1, messageVector) >= options.context.recallThreshold
             }.map(\.0)
-            documents = close.enumerated().map { i, hit in
-                AskSource(number: i + 1, chunkID: hit.chunk.id, source: hit.chunk.source, score: hit.score, text: hit.chunk.text)
-            }
+            documents = AskSource.numbered(close)
         }
         return try planner.plan(system: options.systemPrompt, history: history, message: message,
                                 messageVector: messageVector, documents: documents)

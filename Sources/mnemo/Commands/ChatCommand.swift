@@ -23,14 +23,7 @@ struct ChatCommand: ParsableCommand {
         line), Ctrl-D on an empty line exits. Lines piped on standard input are read one message each.
 
         Commands:
-          /help            this list
-          /sources         the documents and earlier turns the last answer drew on
-          /history [N|all] the session's turns (the last 20, or N)
-          /tokens          what the history costs in the prompt, compressed against raw
-          /forget N        delete turn N (text and vectors)
-          /session NAME    switch to (or start) another session
-          /sessions        list the sessions
-          /exit            leave (as Ctrl-D)
+        \(ChatREPL.commands)
 
         Examples:
           mnemo chat
@@ -200,6 +193,17 @@ struct ChatREPL {
         FileManager.default.isWritableFile(atPath: (historyFile as NSString).deletingLastPathComponent) ? historyFile : nil
     }
 
+    static let commands = """
+          /help            this list
+          /sources         the documents and earlier turns the last answer drew on
+          /history [N|all] the session's turns (the last 20, or N)
+          /tokens          what the history costs in the prompt, compressed against raw
+          /forget N        delete turn N (text and vectors)
+          /session NAME    switch to (or start) another session
+          /sessions        list the sessions
+          /exit            leave (as Ctrl-D)
+        """
+
     enum Outcome { case `continue`, exit }
 
     private func command(_ line: String) throws -> Outcome {
@@ -207,15 +211,7 @@ struct ChatREPL {
         let argument = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
         switch parts[0].lowercased() {
         case "/help", "/?":
-            print("""
-            /sources         the documents and earlier turns the last answer drew on
-            /history [N|all] the session's turns (the last 20, or N)
-            /tokens          what the history costs in the prompt, compressed against raw
-            /forget N        delete turn N (text and vectors)
-            /session NAME    switch to (or start) another session
-            /sessions        list the sessions
-            /exit            leave (as Ctrl-D)
-            """)
+            print(Self.commands)
         case "/exit", "/quit":
             return .exit
         case "/sources":
