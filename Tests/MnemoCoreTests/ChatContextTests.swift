@@ -53,6 +53,13 @@ struct ChatContextTests {
         #expect(plan.omittedTurns.count == 36)
     }
 
+    @Test func withNoRecentTurnsEveryTurnIsOlderHistory() throws {
+        let plan = try Self.planner(.recall, budget: 300, recent: 0).plan(system: "s", history: Self.history(6, relevant: 6), message: "m",
+                                                                         messageVector: Self.unit(3), documents: [])
+        #expect(plan.rawTurns.isEmpty)
+        #expect(plan.recalled.map(\.turn) == [6])
+    }
+
     @Test func nothingIsRecalledBelowTheThreshold() throws {
         let plan = try Self.planner(.recall, budget: 400).plan(system: "s", history: Self.history(20), message: "m",
                                                                messageVector: Self.unit(3), documents: [])

@@ -116,7 +116,7 @@ public struct ChatContextPlanner {
             }
         case .sentence, .turn, .recall:
             let recentStart = max(0, n - options.recentTurns)
-            if n > 0, rawCost(history[n - 1]) <= room {
+            if n > 0, options.recentTurns > 0, rawCost(history[n - 1]) <= room {
                 room -= rawCost(history[n - 1])
                 selection.raw = [n - 1]
             }
