@@ -79,6 +79,12 @@ final class LineEditor {
         }
     }
 
+    /// The terminal's width (80 when it cannot be read).
+    private func columns() -> Int {
+        var size = winsize()
+        return ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
+    }
+
     private func readByte() -> UInt8? {
         var byte: UInt8 = 0
         while true {
@@ -96,9 +102,14 @@ final class LineEditor {
         var browsing = history.count  // index in history; == count: the line being typed
         var draft: [Character] = []
 
+        // One terminal row: a line longer than the row scrolls sideways to keep the cursor in view.
         func redraw() {
-            var s = "\r" + prompt + String(line) + "\u{1B}[K"
-            let back = line.count - cursor
+            let room = max(8, columns() - prompt.count - 1)
+            var start = 0
+            if line.count > room { start = min(max(0, cursor - room + 1), line.count - room) }
+            let shown = line[start..<min(line.count, start + room)]
+            var s = "\r" + prompt + String(shown) + "\u{1B}[K"
+            let back = start + shown.count - cursor
             if back > 0 { s += "\u{1B}[\(back)D" }
             write(s)
         }
