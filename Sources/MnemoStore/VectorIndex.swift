@@ -126,3 +126,9 @@ final class VectorIndex {
         try AtomicFile.commit(temporary, to: path)
     }
 }
+
+extension MemoryStore {
+    /// Threads FAISS may use (OpenMP) for index builds and searches; 1 by default, so that it never competes
+    /// with the encoder's and OpenBLAS's threads (see the CFaiss shim).
+    public static func setIndexThreads(_ count: Int) { mnemo_faiss_set_omp_threads(Int32(max(1, count))) }
+}

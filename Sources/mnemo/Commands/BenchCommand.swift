@@ -111,8 +111,12 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Keep the store here instead of a temporary directory.")
         var store: String?
 
+        @Option(help: "Threads for FAISS (OpenMP) and BLAS; the README's rows use 1 unless they say otherwise.")
+        var threads = 1
+
         func run() throws {
-            BLAS.setThreads(1)
+            BLAS.setThreads(threads)
+            MemoryStore.setIndexThreads(threads)
             let dir = store ?? FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-bench-\(UUID().uuidString)").path
             defer { if store == nil { try? FileManager.default.removeItem(atPath: dir) } }
             var rng = SplitMix64(seed: 42)
