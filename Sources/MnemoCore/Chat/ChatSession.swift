@@ -47,20 +47,6 @@ public struct ChatReply: Sendable, Codable {
     }
 }
 
-/// What the history costs, compressed against raw (`/tokens`).
-public struct ChatTokenReport: Sendable, Codable {
-    public var turns: Int
-    /// All turns as raw messages.
-    public var rawHistoryTokens: Int
-    /// The last prompt: its size, and how its history was given.
-    public var lastPromptTokens: Int
-    public var rawTurns: Int
-    public var recalledTurns: Int
-    public var softTurns: Int
-    public var softTokens: Int
-    public var budget: Int
-}
-
 /// A conversation with memory: each message is answered from a prompt the planner fills under the
 /// budget (recent turns raw, older ones recalled as text or compressed to soft tokens, documents), and
 /// each exchange is stored with its sentence vectors, so a session resumes where it stopped.
@@ -194,11 +180,5 @@ public final class ChatSession {
     /// Tokens the whole history would take as raw messages.
     public func rawHistoryTokens() -> Int {
         history.reduce(0) { $0 + model.tokenizer.encode($1.user, addBOS: false).count + model.tokenizer.encode($1.assistant, addBOS: false).count + 10 }
-    }
-
-    public func tokenReport() -> ChatTokenReport {
-        ChatTokenReport(turns: history.count, rawHistoryTokens: rawHistoryTokens(), lastPromptTokens: lastPlan?.tokens ?? 0,
-                        rawTurns: lastPlan?.rawTurns.count ?? 0, recalledTurns: lastPlan?.recalled.count ?? 0,
-                        softTurns: lastPlan?.softTurns.count ?? 0, softTokens: lastPlan?.softTokens ?? 0, budget: options.context.budget)
     }
 }

@@ -235,10 +235,9 @@ struct ChatREPL {
                 print("      mnemo: " + Self.excerpt(t.assistant))
             }
         case "/tokens":
-            let r = chat.tokenReport()
-            print("Session \"\(chat.name)\": \(r.turns) turns; all of them raw would take \(r.rawHistoryTokens) tokens.")
+            print("Session \"\(chat.name)\": \(chat.history.count) turns; all of them raw would take \(chat.rawHistoryTokens()) tokens.")
             if let plan = chat.lastPlan {
-                print("Last prompt: \(plan.tokens) of \(r.budget) tokens; history and notes in it: \(plan.tokens - plan.fixedTokens) tokens "
+                print("Last prompt: \(plan.tokens) of \(chat.options.context.budget) tokens; history and notes in it: \(plan.tokens - plan.fixedTokens) tokens "
                     + "(\(plan.rawTurns.count) turns raw, \(plan.recalled.count) recalled as text, \(plan.softTurns.count) as \(plan.softTokens) soft tokens, \(plan.sources.count) document notes; \(plan.omittedTurns.count) left out).")
             } else {
                 print("No prompt yet in this run: send a message first.")
