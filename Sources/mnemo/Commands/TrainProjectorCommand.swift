@@ -19,9 +19,9 @@ struct TrainProjectorCommand: ParsableCommand {
         from it with the same batches. Runs are deterministic for a given seed and thread count.
 
         Examples:
-          mnemo train-projector --model smollm2 --data ../shared/data/squad/squad2-dev-slice.json --data Examples/docs \\
-              --steps 400 --out Index/projectors/SmolLM2-135M-Instruct.Q4_1.safetensors
-          mnemo train-projector --model smollm2 --stage qa --init Index/projectors/SmolLM2-135M-Instruct.Q4_1.safetensors \\
+          mnemo train-projector --model smollm2 --data ../shared/data/squad/squad2-dev-slice.json --data Examples/corpus \\
+              --steps 400 --learning-rate 2e-3 --validation 0 --out Index/projectors/SmolLM2-135M-Instruct.Q4_1.safetensors
+          mnemo train-projector --model smollm2 --stage qa --initial Index/projectors/SmolLM2-135M-Instruct.Q4_1.safetensors \\
               --data ../shared/data/squad/squad2-dev-slice.json --steps 200 --out /tmp/qa.safetensors
           mnemo train-projector --model smollm2 --data notes/ --steps 10 --out /tmp/p.safetensors --resume --json
         """
