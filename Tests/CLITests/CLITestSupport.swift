@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs the built `mnemo` binary (it sits beside the test bundle in the build directory).
 struct CLIResult {
@@ -47,11 +48,21 @@ func mnemo(_ arguments: [String], stdin: Data? = nil, environment: [String: Stri
                      stderr: String(decoding: errData, as: UTF8.self))
 }
 
+/// A fresh temporary directory. Tests remove theirs; whatever is left (a suite's shared store, a test
+/// that failed half-way) is removed when the test process exits.
 func temporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-cli-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    createdDirectories.withLock { list in
+        if list.isEmpty {
+            atexit { createdDirectories.withLock { for url in $0 { try? FileManager.default.removeItem(at: url) } } }
+        }
+        list.append(url)
+    }
     return url
 }
+
+private let createdDirectories = Mutex<[URL]>([])
 
 /// The repository's root directory (this file is Tests/CLITests/CLITestSupport.swift).
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 @testable import MnemoModels
 
 /// The installed encoder, loaded once for all tests that need the real model.
@@ -6,12 +7,21 @@ let installedEncoderDirectory = (ModelLocator.modelsDirectory as NSString).appen
 
 let realEncoder: Result<SentenceEncoder, Error> = Result { try SentenceEncoder(directory: installedEncoderDirectory) }
 
-/// A fresh temporary directory, removed when the process exits is not guaranteed: tests clean up.
+/// A fresh temporary directory. Tests remove theirs; whatever is left (a suite's shared store, a test
+/// that failed half-way) is removed when the test process exits.
 func temporaryDirectory() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-test-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    createdDirectories.withLock { list in
+        if list.isEmpty {
+            atexit { createdDirectories.withLock { for url in $0 { try? FileManager.default.removeItem(at: url) } } }
+        }
+        list.append(url)
+    }
     return url
 }
+
+private let createdDirectories = Mutex<[URL]>([])
 
 /// Writes a safetensors file from (name, dtype, shape, raw bytes), for loader tests.
 func writeSafeTensors(_ tensors: [(String, String, [Int], Data)], to url: URL, headerOverride: String? = nil) throws {
