@@ -18,6 +18,83 @@ struct EncoderOptions: ParsableArguments {
     }
 }
 
+/// Which decoder LLM to load, and how many threads it may use.
+struct LanguageModelOptions: ParsableArguments {
+    @Option(help: "Model: an installed model's name (smollm2, qwen-0.5b, qwen-1.5b) or a GGUF path.")
+    var model: String = ModelLocator.defaultChatModel
+
+    @Option(help: "Threads for matrix work (default: $MNEMO_THREADS, else all cores).")
+    var threads: Int?
+
+    func load() throws -> LanguageModel {
+        Runtime.configure(threads: threads)
+        return try LanguageModel(path: ModelLocator.resolve(model))
+    }
+}
+
+/// Sampling flags shared by the commands that generate.
+struct SamplingOptions: ParsableArguments {
+    @Option(help: "Most tokens to generate.")
+    var maxTokens: Int = 256
+
+    @Option(help: "Sampling temperature; 0 is greedy (always the most likely token).")
+    var temperature: Float = 0.7
+
+    @Option(help: "Keep the K most likely tokens (0: all).")
+    var topK: Int = 40
+
+    @Option(help: "Keep the most likely tokens up to this total probability (1: all).")
+    var topP: Float = 0.9
+
+    @Option(help: "Random seed, for a reproducible sampled answer (default: random, reported by --json).")
+    var seed: UInt64?
+
+    @Option(help: "Min-p: keep tokens with p ≥ MIN_P · p_max at temperature 1 (0: off; 0.05-0.1 are usual).")
+    var minP: Float = 0
+
+    @Option(help: "topT: keep tokens with p ≥ TOP_T · p_max after the temperature (= min-p TOP_T^T; 0: off).")
+    var topT: Float = 0
+
+    @Option(help: ArgumentHelp("Per-token temperature from the entropy, between LOW and HIGH (e.g. 0.5:1.5); replaces --temperature.",
+                               valueName: "LOW:HIGH"))
+    var adaptiveTemperature: String?
+
+    @Flag(help: "Roll back a sampled token when the model's confidence collapses after it, ban it there and resample.")
+    var rollback = false
+
+    @Option(help: "Repetition penalty θ for tokens among the last --penalty-window generated (1: off; 1.1 is usual).")
+    var repeatPenalty: Float = 1
+
+    @Option(help: "Subtracted from a token's logit per occurrence in the window (0: off).")
+    var frequencyPenalty: Float = 0
+
+    @Option(help: "Subtracted from the logit of a token present in the window (0: off).")
+    var presencePenalty: Float = 0
+
+    @Option(help: "Generated tokens the penalties look back over.")
+    var penaltyWindow: Int = 64
+
+    var sampling: SamplingParameters {
+        SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed, minP: minP, topT: topT,
+                           repetitionPenalty: repeatPenalty, frequencyPenalty: frequencyPenalty, presencePenalty: presencePenalty,
+                           penaltyWindow: penaltyWindow,
+                           adaptiveTemperature: adaptiveTemperature.flatMap { try? AdaptiveTemperatureRange(parsing: $0) },
+                           rollback: rollback ? RollbackParameters() : nil)
+    }
+
+    var parameters: GenerationParameters {
+        GenerationParameters(maxTokens: maxTokens, sampling: sampling)
+    }
+
+    func validate() throws {
+        guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
+        do {
+            if let adaptiveTemperature { _ = try AdaptiveTemperatureRange(parsing: adaptiveTemperature) }
+            try parameters.sampling.validate()
+        } catch let e as ModelError { throw ValidationError(e.message) }
+    }
+}
+
 struct OutputOptions: ParsableArguments {
     @Flag(help: "Print JSON on stdout for scripts.")
     var json = false
