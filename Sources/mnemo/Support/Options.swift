@@ -95,6 +95,79 @@ struct SamplingOptions: ParsableArguments {
     }
 }
 
+/// Sampling for answers: the same flags as `generate`, but greedy unless a temperature is given.
+struct AnswerSamplingOptions: ParsableArguments {
+    @Option(help: "Most tokens to generate per round.")
+    var maxTokens: Int = 256
+
+    @Option(help: "Sampling temperature; 0 (the default) is greedy: always the most likely token.")
+    var temperature: Float = 0
+
+    @Option(help: "Keep the K most likely tokens (0: all).")
+    var topK: Int = 40
+
+    @Option(help: "Keep the most likely tokens up to this total probability (1: all).")
+    var topP: Float = 0.9
+
+    @Option(help: "Random seed, for a reproducible sampled answer.")
+    var seed: UInt64?
+
+    var parameters: GenerationParameters {
+        let sampling = temperature <= 0 ? SamplingParameters.greedy
+            : SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
+        return GenerationParameters(maxTokens: maxTokens, sampling: sampling)
+    }
+
+    func validate() throws {
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be ≥ 1") }
+        do { try SamplingParameters(temperature: temperature, topK: topK, topP: topP).validate() } catch let e as ModelError {
+            throw ValidationError(e.message)
+        }
+    }
+}
+
+/// `--tools calc,sql` / `--no-tools` and the database for `sql`.
+struct ToolOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Tools the model may call, comma-separated: calc, sql (default: calc, and sql when a database is given).",
+                               valueName: "list"))
+    var tools: String?
+
+    @Flag(help: "Offer no tools.")
+    var noTools = false
+
+    @Option(help: "SQLite database for the sql tool (default: $MNEMO_SQL_DB).")
+    var db: String?
+
+    var databasePath: String? {
+        if let db { return db }
+        if let env = ProcessInfo.processInfo.environment["MNEMO_SQL_DB"], !env.isEmpty { return env }
+        return nil
+    }
+
+    /// The tool names, checked.
+    func names() throws -> [String] {
+        if noTools { return [] }
+        guard let tools else { return databasePath == nil ? ["calc"] : ["calc", "sql"] }
+        var out: [String] = []
+        for raw in tools.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = raw.trimmingCharacters(in: .whitespaces).lowercased()
+            guard ["calc", "sql"].contains(name) else {
+                throw ValidationError("unknown tool '\(name)' in --tools (tools: calc, sql; or --no-tools)")
+            }
+            if !out.contains(name) { out.append(name) }
+        }
+        return out
+    }
+
+    func validate() throws {
+        if noTools && tools != nil { throw ValidationError("give --tools or --no-tools, not both") }
+        if try names().contains("sql") && databasePath == nil {
+            throw ValidationError("the sql tool needs a database: --db PATH (or $MNEMO_SQL_DB)")
+        }
+        if let db, !FileManager.default.fileExists(atPath: db) { throw ValidationError("--db: no file at \(db)") }
+    }
+}
+
 struct OutputOptions: ParsableArguments {
     @Flag(help: "Print JSON on stdout for scripts.")
     var json = false
