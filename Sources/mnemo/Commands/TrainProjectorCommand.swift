@@ -158,7 +158,7 @@ struct TrainProjectorCommand: ParsableCommand {
             smoothed = smoothed.map { 0.9 * $0 + 0.1 * step.loss } ?? step.loss
             positions += step.positions; targets += step.targets; seconds += step.seconds
             history.append(step)
-            bar.extra = String(format: "loss %.3f  %.0f tok/s", smoothed ?? 0, Double(positions) / max(seconds, 1e-9))
+            bar.extra = String(format: "loss %.3f  %.0f positions/s", smoothed ?? 0, Double(positions) / max(seconds, 1e-9))
             bar.update(step.step)
         }
         bar.finish()
