@@ -10,10 +10,12 @@ import Testing
         return Set(flags(in: String(help[start.upperBound...])))
     }
 
+    /// A long flag not glued to a preceding word (so `a--b` is not one).
+    private static let flagPattern = try! NSRegularExpression(pattern: "(?<![\\w-])--[a-z][a-z0-9-]*")
+
     private func flags(in text: String) -> [String] {
-        let regex = try! NSRegularExpression(pattern: "(?<![\\w-])--[a-z][a-z0-9-]*")
         let ns = text as NSString
-        return regex.matches(in: text, range: NSRange(location: 0, length: ns.length)).map { ns.substring(with: $0.range) }
+        return Self.flagPattern.matches(in: text, range: NSRange(location: 0, length: ns.length)).map { ns.substring(with: $0.range) }
     }
 
     private func subcommands(in help: String) -> [String] {
