@@ -21,11 +21,16 @@ import Testing
         let recalled = replies[3]["recalled"] as? [[String: Any]] ?? []
         #expect(recalled.first?["turn"] as? Int == 1, "\(replies[3])")
         #expect((replies[3]["prompt_tokens"] as? Int ?? 0) > 0)
+        // The default history is text recall: no soft tokens, though SmolLM2 has a projector installed.
+        #expect(replies[3]["soft_turns"] as? [Int] == [], "\(replies[3])")
 
-        // A second run resumes the session.
-        let again = try mnemo(base, stdin: Data("And my dinner?\n".utf8))
+        // A second run resumes the session; with --history turn, older turns not otherwise given come as soft tokens.
+        let again = try mnemo(base + ["--history", "turn"], stdin: Data("And my dinner?\n".utf8))
         #expect(again.status == 0, "\(again.stderr)")
-        #expect((try? JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])?["turn"] as? Int == 5)
+        let resumed = try? JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any]
+        #expect(resumed?["turn"] as? Int == 5)
+        let softTurns = resumed?["soft_turns"] as? [Int] ?? []
+        #expect(softTurns.count > 0, "\(again.stdout)")
     }
 
     @Test func badChatInputIsRefusedClearly() throws {

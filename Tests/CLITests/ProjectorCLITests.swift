@@ -98,5 +98,10 @@ import Testing
         let wrong = try mnemo(["ask", "Who designed it?", "--model", "qwen-0.5b", "--context", "soft", "--store", dir.path, "--no-tools",
                                "--projector", modelPath("projectors/SmolLM2-135M-Instruct.Q4_1.safetensors")])
         #expect(wrong.status != 0 && wrong.stderr.contains("was trained for SmolLM2-135M-Instruct.Q4_1.gguf"), "\(wrong.stderr)")
+        // The default model's shipped projector (installed by `make setup`) is found without --projector.
+        let qwen = try mnemo(["ask", "Who designed the third Eddystone lighthouse?", "--context", "soft", "-k", "1", "--store", dir.path,
+                              "--no-tools", "--max-tokens", "8", "--threads", "2", "--json"])
+        #expect(qwen.status == 0, "\(qwen.stderr)")
+        #expect(qwen.json?["context_tokens"] as? Int == 5, "one soft token and the 4-position frame: \(qwen.stdout)")
     }
 }

@@ -151,7 +151,7 @@ struct TrainProjectorCommand: ParsableCommand {
         options.seed = seed
         options.checkpointEvery = checkpointEvery
         options.stopAfter = stopAfter
-        let bar = ProgressBar(total: steps, label: "steps")
+        let bar = ProgressBar(total: steps, label: "steps", initial: trainer.optimizer.step)
         var smoothed: Double?, positions = 0, targets = 0, seconds = 0.0
         var history: [ProjectorTrainingStep] = []
         try trainer.train(examples, options: options, checkpoint: checkpoint) { step in

@@ -31,9 +31,13 @@ final class ProgressBar {
     /// Extra figures shown after the count (e.g. chunks/s).
     var extra = ""
 
-    init(total: Int, label: String) {
+    /// Work already done before this run (a resumed job): left out of the rate, so the ETA stays honest.
+    let initial: Int
+
+    init(total: Int, label: String, initial: Int = 0) {
         self.total = total
         self.label = label
+        self.initial = initial
     }
 
     var lastDone = -1
@@ -44,7 +48,7 @@ final class ProgressBar {
         lastDraw = now
         lastDone = done
         let elapsed = max(now.timeIntervalSince(start), 1e-6)
-        let rate = Double(done) / elapsed
+        let rate = Double(max(done - initial, 0)) / elapsed
         let eta = rate > 0 ? Double(total - done) / rate : 0
         let fraction = total > 0 ? Double(done) / Double(total) : 1
         let stats = String(format: "%d/%d %@  %.1f/s  ETA %.0fs", done, total, label, rate, eta) + (extra.isEmpty ? "" : "  " + extra)
