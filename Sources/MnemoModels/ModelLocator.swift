@@ -31,6 +31,12 @@ public enum ModelLocator {
         return ((modelsDirectory as NSString).appendingPathComponent("projectors") as NSString).appendingPathComponent(stem + ".safetensors")
     }
 
+    /// The short names of the models installed now, in name order.
+    public static func installedModels() -> [String] {
+        aliases.filter { FileManager.default.fileExists(atPath: (modelsDirectory as NSString).appendingPathComponent($0.value)) }
+            .keys.sorted()
+    }
+
     /// A path as given if it exists, else the installed model of that name or short name.
     public static func resolve(_ nameOrPath: String) throws -> String {
         if FileManager.default.fileExists(atPath: nameOrPath) { return nameOrPath }

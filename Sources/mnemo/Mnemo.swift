@@ -1,7 +1,22 @@
 import ArgumentParser
+import MnemoModels
+import MnemoTensor
 
 @main
 struct Mnemo: AsyncParsableCommand {  // async: `serve` and `mcp` run async servers
+    /// `mnemo --version --json` reports the CPU and the kernels chosen for it with the version (plain
+    /// `--version` stays the bare version string that scripts expect).
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if Set(arguments) == ["--version", "--json"] {
+            do {
+                try Terminal.printJSON(VersionReport(version: configuration.version, hardware: Hardware.report, models: ModelLocator.installedModels()))
+            } catch { exit(withError: error) }
+            return
+        }
+        await main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "mnemo",
         abstract: "Mnemo: retrieval memory that compresses each sentence into one vector.",
@@ -21,10 +36,11 @@ struct Mnemo: AsyncParsableCommand {  // async: `serve` and `mcp` run async serv
           mnemo generate --chat "Write a Python function that reverses a string."
           mnemo serve --store ~/memory --port 8080
           mnemo mcp --store ~/memory
+          mnemo doctor                  # the CPU, the kernels chosen for it, the installed models
         """,
         version: "0.1.0",
         subcommands: [IndexCommand.self, QueryCommand.self, AskCommand.self, ChatCommand.self, DeleteCommand.self, StatsCommand.self, RebuildCommand.self,
                       EmbedCommand.self, TokenizeCommand.self, GenerateCommand.self, EvalCommand.self, BenchCommand.self,
-                      CalcCommand.self, SQLCommand.self, TrainProjectorCommand.self, ServeCommand.self, McpCommand.self]
+                      CalcCommand.self, SQLCommand.self, TrainProjectorCommand.self, ServeCommand.self, McpCommand.self, DoctorCommand.self]
     )
 }

@@ -22,11 +22,12 @@ let mnemoBinary: URL = {
 }()
 
 @discardableResult
-func mnemo(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws -> CLIResult {
+func mnemo(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
+           replacingEnvironment: Bool = false) throws -> CLIResult {
     let process = Process()
     process.executableURL = mnemoBinary
     process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
+    var env = replacingEnvironment ? [:] : ProcessInfo.processInfo.environment
     env.merge(environment) { $1 }
     process.environment = env
     let out = Pipe(), err = Pipe(), input = Pipe()

@@ -1,6 +1,7 @@
 // Smoke tests for the native libraries: the FAISS C shim, OpenBLAS and SQLite (with FTS5).
 
 import CFaiss
+import CKernels
 import COpenBLAS
 import CSQLite
 import Foundation
@@ -193,6 +194,42 @@ private func removeIDs(_ index: OpaquePointer, _ ids: [Int64]) throws -> (rc: In
 
     let core = openblas_get_corename().map { String(cString: $0) } ?? ""
     #expect(!core.isEmpty)
+}
+
+/// Which OpenBLAS core type start-up asks for, given the CPU's features and OpenBLAS's own guess.
+@Test func blasCoreChoiceFollowsTheCPUsInstructionSets() {
+    func choice(_ features: Int, _ current: String) -> String? { mk_blas_core_for(UInt32(features), current).map { String(cString: $0) } }
+    let avx2 = MK_CPU_SSE3 | MK_CPU_AVX | MK_CPU_AVX2 | MK_CPU_FMA | MK_CPU_F16C
+    let avx512 = avx2 | MK_CPU_AVX512F | MK_CPU_AVX512BW | MK_CPU_AVX512DQ | MK_CPU_AVX512VL | MK_CPU_AVX512VNNI
+    // An AVX-512 Xeon that OpenBLAS 0.3.21 does not know: it fell back to Prescott (measured 3-4x slower sgemm).
+    #expect(choice(avx512, "Prescott") == "SkylakeX")
+    #expect(choice(avx512 | MK_CPU_AVX512BF16, "Prescott") == "Cooperlake")
+    #expect(choice(avx512, "Zen") == "SkylakeX")
+    #expect(choice(avx2, "Prescott") == "Haswell")
+    #expect(choice(avx2, "SandyBridge") == "Haswell")
+    // Already matching the CPU: OpenBLAS's own choice stays.
+    #expect(choice(avx512, "SkylakeX") == nil)
+    #expect(choice(avx512 | MK_CPU_AVX512BF16, "cooperlake") == nil)
+    #expect(choice(avx2, "Zen") == nil)
+    #expect(choice(avx2, "Haswell") == nil)
+    #expect(choice(MK_CPU_SSE3, "Prescott") == nil)
+    // AVX-512 without BW/DQ/VL (Knights Landing) is not SkylakeX-class.
+    #expect(choice(avx2 | MK_CPU_AVX512F, "Haswell") == nil)
+}
+
+/// On this host, the kernels in use after start-up use the widest instruction set the CPU offers
+/// (unless OPENBLAS_CORETYPE or MNEMO_BLAS_CORE said otherwise).
+@Test func blasKernelsInUseMatchThisCPU() {
+    let origin = String(cString: mk_blas_core_origin())
+    let core = String(cString: mk_blas_core())
+    let env = ProcessInfo.processInfo.environment
+    if env["OPENBLAS_CORETYPE"] != nil {
+        #expect(origin == "environment")
+    } else if (env["MNEMO_BLAS_CORE"] ?? "auto").lowercased() == "auto" {
+        #expect(mk_blas_core_for(mk_cpu_features(), core) == nil, "OpenBLAS runs \(core) (\(origin)) below this CPU's instruction sets")
+        let detected = String(cString: mk_blas_detected_core())
+        #expect(origin == (detected == core ? "openblas" : "mnemo"), "detected \(detected), in use \(core), origin \(origin)")
+    }
 }
 
 // MARK: - SQLite

@@ -1,5 +1,6 @@
 // The block-format kernels (quants.c): each dot product equals the float dot product of the
-// dequantised weights and the dequantised activations, in the portable and the AVX2 versions alike.
+// dequantised weights and the dequantised activations, in every kernel set this CPU can run
+// (portable, AVX2, AVX-512 VNNI).
 
 import CKernels
 import Foundation
@@ -53,17 +54,36 @@ private func referenceDot(type: Int32, weights: [UInt8], activations xq: [UInt8]
     return (s, m)
 }
 
-/// Serialized: one test switches the process-wide kernel choice to the portable versions.
+/// The kernel sets this host can run, best first.
+private let kernelSets: [Int32] = (0...Int32(MK_QUANTS_AVX512VNNI)).reversed().filter { level in
+    defer { mk_force_quant_kernels(-1) }
+    return mk_force_quant_kernels(level) == 0
+}
+
+/// Serialized: the tests switch the process-wide kernel choice.
 @Suite(.serialized) struct QuantKernelTests {
     static let types: [Int32] = [MK_Q4_0, MK_Q4_1, MK_Q5_0, MK_Q8_0, MK_Q4_K, MK_Q6_K, MK_F16, MK_F32].map { Int32($0) }
+
+    @Test func theBestKernelsTheCPUSupportsAreChosen() {
+        let f = mk_cpu_features()
+        let vnni = UInt32(MK_CPU_AVX512F | MK_CPU_AVX512BW | MK_CPU_AVX512DQ | MK_CPU_AVX512VL | MK_CPU_AVX512VNNI)
+        let avx2 = UInt32(MK_CPU_AVX2 | MK_CPU_FMA | MK_CPU_F16C)
+        let want = f & vnni == vnni ? MK_QUANTS_AVX512VNNI : f & avx2 == avx2 ? MK_QUANTS_AVX2 : MK_QUANTS_GENERIC
+        #expect(mk_quant_kernels() == Int32(want))
+        #expect(kernelSets.first == Int32(want))
+        #expect(kernelSets.last == Int32(MK_QUANTS_GENERIC))
+        // A set the CPU lacks cannot be forced.
+        if want < MK_QUANTS_AVX512VNNI { #expect(mk_force_quant_kernels(Int32(MK_QUANTS_AVX512VNNI)) == -1) }
+    }
 
     @Test(arguments: types)
     func dotProductEqualsTheDequantisedDotProduct(type: Int32) {
         var rng = LCG(state: UInt64(type) * 7919 + 1)
-        let n = 512
-        for generic in [false, true] {
-            mk_force_generic_quants(generic ? 1 : 0)
-            defer { mk_force_generic_quants(0) }
+        // 15 blocks of 32 (an odd count: the two-block AVX-512 loops have a tail) or 2 of 256.
+        let n = type == Int32(MK_Q4_K) || type == Int32(MK_Q6_K) ? 512 : 480
+        for level in kernelSets {
+            mk_force_quant_kernels(level)
+            defer { mk_force_quant_kernels(-1) }
             for _ in 0..<20 {
                 let w: [UInt8] = type == Int32(MK_F32)
                     ? (0..<n).flatMap { _ in withUnsafeBytes(of: rng.unit()) { Array($0) } }
@@ -75,7 +95,7 @@ private func referenceDot(type: Int32, weights: [UInt8], activations xq: [UInt8]
                 let (want, magnitude) = referenceDot(type: type, weights: w, activations: xq, n: n)
                 // Q8_1 keeps d·Σq as a half float, so Q4_1's min term carries that rounding.
                 let tolerance = (type == Int32(MK_Q4_1) ? 2e-3 : 1e-5) * magnitude + 1e-6
-                #expect(abs(got - want) <= tolerance, "type \(type) generic=\(generic): \(got) vs \(want)")
+                #expect(abs(got - want) <= tolerance, "type \(type) kernels \(level): \(got) vs \(want)")
             }
         }
     }

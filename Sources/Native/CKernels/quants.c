@@ -5,11 +5,13 @@
 // A matrix-vector product therefore quantises the activations once per row (Q8_0, Q8_1 or Q8_K,
 // whichever matches the weight's blocks), then sums integer products block by block and applies the
 // two scales once per block. The portable C versions below define the arithmetic; the AVX2 versions
-// compute the same integer sums 32 lanes at a time, and are chosen at run time.
+// compute the same integer sums 32 lanes at a time, the AVX-512 VNNI ones 64 at a time; the best the CPU
+// has is chosen at run time.
 #include "CKernels.h"
 #include <math.h>
 #include <string.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <immintrin.h>
 
 // ---- Block layouts (sizes as GGUF stores them; no padding: every field is 1 or 2 bytes wide) ----
@@ -555,31 +557,174 @@ static float dot_f32_avx2(const float *x, const float *y, size_t n) {
 
 #pragma clang attribute pop
 
-// ---- Dispatch ----
+// ---- Dot products, AVX-512 (F, BW, VL, DQ) + VNNI: two 32-value blocks per 512-bit register ----
+//
+// VPDPBUSD sums four unsigned-by-signed byte products into each int32 lane in one instruction, where
+// AVX2 needs two (and a constant); holding two blocks per register halves the instructions per block
+// again. The K-quant formats keep the AVX2 code: their per-16-value scales are applied in 16 bits.
 
-static int use_avx2 = -1;
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
 
-static int has_avx2_f16c(void) {
-    if (use_avx2 < 0) {
-        __builtin_cpu_init();
-        use_avx2 = mk_has_avx2() && __builtin_cpu_supports("f16c");
-    }
-    return use_avx2;
+static inline __m512i load_2x32(const int8_t *a, const int8_t *b) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
+                              _mm256_loadu_si256((const __m256i *)b), 1);
 }
 
-void mk_force_generic_quants(int generic) { use_avx2 = generic ? 0 : -1; }
+// Two blocks' scales: the low eight lanes take d0, the high eight d1.
+static inline __m512 scales_2(float d0, float d1) {
+    return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
+}
+
+// Signed bytes times signed bytes, four to an int32 lane: x's sign moved onto y.
+static inline __m512i dot_i8_i8_512(__m512i x, __m512i y) {
+    __mmask64 negative = _mm512_movepi8_mask(x);
+    __m512i ys = _mm512_mask_sub_epi8(y, negative, _mm512_setzero_si512(), y);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(x), ys);
+}
+
+static inline __m256i dot_i8_i8_vnni(__m256i x, __m256i y) {
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+static inline __m512i unpack_nibbles_2(const uint8_t *q0, const uint8_t *q1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(unpack_nibbles(q0)), unpack_nibbles(q1), 1);
+}
+
+static float dot_q8_0_avx512(const block_q8_0 *x, const block_q8_0 *y, size_t nb) {
+    __m512 acc = _mm512_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i q = load_2x32(x[b].qs, x[b + 1].qs), a = load_2x32(y[b].qs, y[b + 1].qs);
+        __m512 d = scales_2(h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot_i8_i8_512(q, a)), acc);
+    }
+    float s = _mm512_reduce_add_ps(acc);
+    for (; b < nb; b++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)x[b].qs), a = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        s += h2f(x[b].d) * h2f(y[b].d) * (float)hsum_epi32(dot_i8_i8_vnni(q, a));
+    }
+    return s;
+}
+
+static float dot_q4_0_avx512(const block_q4_0 *x, const block_q8_0 *y, size_t nb) {
+    __m512 acc = _mm512_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i q = _mm512_sub_epi8(unpack_nibbles_2(x[b].qs, x[b + 1].qs), _mm512_set1_epi8(8));
+        __m512i a = load_2x32(y[b].qs, y[b + 1].qs);
+        __m512 d = scales_2(h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot_i8_i8_512(q, a)), acc);
+    }
+    float s = _mm512_reduce_add_ps(acc);
+    if (b < nb) s += dot_q4_0_avx2(x + b, y + b, nb - b);
+    return s;
+}
+
+static float dot_q4_1_avx512(const block_q4_1 *x, const block_q8_1 *y, size_t nb) {
+    __m512 acc = _mm512_setzero_ps();
+    float mins = 0;
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m512i q = unpack_nibbles_2(x[b].qs, x[b + 1].qs);  // 0..15: already unsigned
+        __m512i a = load_2x32(y[b].qs, y[b + 1].qs);
+        __m512 d = scales_2(h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, a)), acc);
+        mins += h2f(x[b].m) * h2f(y[b].s) + h2f(x[b + 1].m) * h2f(y[b + 1].s);
+    }
+    float s = _mm512_reduce_add_ps(acc) + mins;
+    if (b < nb) s += dot_q4_1_avx2(x + b, y + b, nb - b);
+    return s;
+}
+
+static float dot_q5_0_avx512(const block_q5_0 *x, const block_q8_0 *y, size_t nb) {
+    __m512 acc = _mm512_setzero_ps();
+    size_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        uint32_t h0, h1;
+        memcpy(&h0, x[b].qh, 4);
+        memcpy(&h1, x[b + 1].qh, 4);
+        // The fifth bits straight into a byte mask: set bit j puts 16 into byte j.
+        __mmask64 high = (__mmask64)h0 | ((__mmask64)h1 << 32);
+        __m512i q = unpack_nibbles_2(x[b].qs, x[b + 1].qs);
+        q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
+        q = _mm512_sub_epi8(q, _mm512_set1_epi8(16));
+        __m512i a = load_2x32(y[b].qs, y[b + 1].qs);
+        __m512 d = scales_2(h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
+        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot_i8_i8_512(q, a)), acc);
+    }
+    float s = _mm512_reduce_add_ps(acc);
+    if (b < nb) s += dot_q5_0_avx2(x + b, y + b, nb - b);
+    return s;
+}
+
+static float dot_f32_avx512(const float *x, const float *y, size_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);
+    }
+    float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    for (; i < n; i++) s += x[i] * y[i];
+    return s;
+}
+
+static float dot_f16_avx512(const uint16_t *x, const float *y, size_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        acc = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))), _mm512_loadu_ps(y + i), acc);
+    float s = _mm512_reduce_add_ps(acc);
+    for (; i < n; i++) s += h2f(x[i]) * y[i];
+    return s;
+}
+
+#pragma clang attribute pop
+
+// ---- Dispatch ----
+
+// MK_QUANTS_*: the best set the CPU supports, unless a test forced another.
+static int quant_level = -1, forced_level = -1;
+
+static int detected_quant_level(void) {
+    if (quant_level < 0) {
+        unsigned f = mk_cpu_features();
+        unsigned avx512 = MK_CPU_AVX512F | MK_CPU_AVX512BW | MK_CPU_AVX512DQ | MK_CPU_AVX512VL | MK_CPU_AVX512VNNI;
+        unsigned avx2 = MK_CPU_AVX2 | MK_CPU_FMA | MK_CPU_F16C;
+        quant_level = (f & avx512) == avx512 ? MK_QUANTS_AVX512VNNI : (f & avx2) == avx2 ? MK_QUANTS_AVX2 : MK_QUANTS_GENERIC;
+        // Benchmarks compare the sets in one run: MNEMO_QUANT_KERNELS=avx2 or generic caps the choice.
+        const char *cap = getenv("MNEMO_QUANT_KERNELS");
+        if (cap && !strcmp(cap, "avx2") && quant_level > MK_QUANTS_AVX2) forced_level = MK_QUANTS_AVX2;
+        if (cap && !strcmp(cap, "generic")) forced_level = MK_QUANTS_GENERIC;
+    }
+    return quant_level;
+}
+
+int mk_quant_kernels(void) {
+    int best = detected_quant_level();  // first, so that MNEMO_QUANT_KERNELS is read
+    return forced_level >= 0 ? forced_level : best;
+}
+
+int mk_force_quant_kernels(int level) {
+    if (level < 0) { forced_level = -1; return 0; }
+    if (level > detected_quant_level()) return -1;
+    forced_level = level;
+    return 0;
+}
+
+#define PICK(name) (v >= MK_QUANTS_AVX512VNNI ? name##_avx512 : v >= MK_QUANTS_AVX2 ? name##_avx2 : name##_generic)
 
 float mk_vec_dot(int type, const void *w, const void *xq, size_t n) {
-    int v = has_avx2_f16c();
+    int v = mk_quant_kernels();
     switch (type) {
-    case MK_Q4_0: return (v ? dot_q4_0_avx2 : dot_q4_0_generic)(w, xq, n / 32);
-    case MK_Q4_1: return (v ? dot_q4_1_avx2 : dot_q4_1_generic)(w, xq, n / 32);
-    case MK_Q5_0: return (v ? dot_q5_0_avx2 : dot_q5_0_generic)(w, xq, n / 32);
-    case MK_Q8_0: return (v ? dot_q8_0_avx2 : dot_q8_0_generic)(w, xq, n / 32);
+    case MK_Q4_0: return PICK(dot_q4_0)(w, xq, n / 32);
+    case MK_Q4_1: return PICK(dot_q4_1)(w, xq, n / 32);
+    case MK_Q5_0: return PICK(dot_q5_0)(w, xq, n / 32);
+    case MK_Q8_0: return PICK(dot_q8_0)(w, xq, n / 32);
     case MK_Q4_K: return (v ? dot_q4_K_avx2 : dot_q4_K_generic)(w, xq, n / 256);
     case MK_Q6_K: return (v ? dot_q6_K_avx2 : dot_q6_K_generic)(w, xq, n / 256);
-    case MK_F16: return (v ? dot_f16_avx2 : dot_f16_generic)(w, xq, n);
-    case MK_F32: return (v ? dot_f32_avx2 : dot_f32_generic)(w, xq, n);
+    case MK_F16: return PICK(dot_f16)(w, xq, n);
+    case MK_F32: return PICK(dot_f32)(w, xq, n);
     default: return NAN;
     }
 }

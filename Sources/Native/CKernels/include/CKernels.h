@@ -11,6 +11,29 @@ extern "C" {
 /// 1 when the AVX2+FMA kernels are in use.
 int mk_has_avx2(void);
 
+// ---- The CPU and the BLAS kernels chosen for it (cpu.c) ----
+
+/// Instruction sets the CPU and the OS both support, as bits.
+enum {
+    MK_CPU_SSE3 = 1 << 0, MK_CPU_AVX = 1 << 1, MK_CPU_AVX2 = 1 << 2, MK_CPU_FMA = 1 << 3, MK_CPU_F16C = 1 << 4,
+    MK_CPU_AVX512F = 1 << 5, MK_CPU_AVX512BW = 1 << 6, MK_CPU_AVX512DQ = 1 << 7, MK_CPU_AVX512VL = 1 << 8,
+    MK_CPU_AVX512VNNI = 1 << 9, MK_CPU_AVX512BF16 = 1 << 10, MK_CPU_AVXVNNI = 1 << 11
+};
+unsigned mk_cpu_features(void);
+/// The OpenBLAS core type to use on a CPU with `features` when OpenBLAS chose `current` itself, or NULL
+/// when `current` already uses every instruction set the CPU offers.
+const char *mk_blas_core_for(unsigned features, const char *current);
+/// OpenBLAS's kernels now in use (e.g. "SkylakeX"), and the ones it picked by itself when it loaded.
+const char *mk_blas_core(void);
+const char *mk_blas_detected_core(void);
+/// Who chose the kernels: "openblas" (its own detection), "mnemo" (raised at start-up to match the
+/// CPU), "setting" (MNEMO_BLAS_CORE named them), "environment" (OPENBLAS_CORETYPE was set), "none"
+/// (no dynamic OpenBLAS).
+const char *mk_blas_core_origin(void);
+/// Re-initialises OpenBLAS with `core` and checks one sgemm against a plain loop; on failure the
+/// previous kernels are restored. 0 on success. Only while no BLAS call runs (start-up, tests).
+int mk_blas_select_core(const char *core);
+
 /// x = x * 0.5 * (1 + erf(x / sqrt 2)), in place.
 void mk_gelu_erf(float *x, size_t n);
 /// Numerically stable softmax of x[0..n), in place.
@@ -69,8 +92,12 @@ float mk_vec_dot(int weight_type, const void *w, const void *xq, size_t n);
 /// out[t * ldo + r] = dot(weight row r, activation row t) for rows r0 <= r < r1 and tokens t < ntok.
 void mk_matmul(int weight_type, const void *w, size_t cols, size_t r0, size_t r1,
                const void *xq, size_t ntok, float *out, size_t ldo);
-/// Tests: 1 forces the portable dot products, 0 goes back to run-time detection.
-void mk_force_generic_quants(int generic);
+/// The dot-product kernels: portable C, AVX2 (+FMA, F16C), AVX-512 (F, BW, DQ, VL) with VNNI.
+enum { MK_QUANTS_GENERIC = 0, MK_QUANTS_AVX2 = 1, MK_QUANTS_AVX512VNNI = 2 };
+/// The set in use: the best this CPU supports unless forced.
+int mk_quant_kernels(void);
+/// Tests and benchmarks: force a set (one this CPU supports: else -1), or -1 for the CPU's best.
+int mk_force_quant_kernels(int level);
 
 #ifdef __cplusplus
 }
