@@ -18,6 +18,9 @@ public struct AskOptions: Sendable {
     public var generation = GenerationParameters(maxTokens: 256, sampling: .greedy)
     /// Rounds of tool calls before the model must answer without tools.
     public var maxToolRounds = 4
+    /// Offer the calculator only to questions that look like computation (`ToolGate`); false offers
+    /// every tool named in `tools` to every question.
+    public var gateTools = true
     public init() {}
 }
 
@@ -47,6 +50,10 @@ extension AskSource {
 /// An answer and how it was made.
 public struct AskResult: Sendable, Codable {
     public var answer: String
+    /// False when the answer is `MemoryPrompt.notInNotes`: the notes did not hold it.
+    public var answerable: Bool
+    /// The tools offered to the model for this question (after `ToolGate`).
+    public var toolsOffered: [String]
     public var context: MemoryContext
     public var sources: [AskSource]
     /// Prompt positions the memories take (their text's tokens, one per soft token).
@@ -65,7 +72,8 @@ public struct AskResult: Sendable, Codable {
     public var decodeSeconds: Double
 
     enum CodingKeys: String, CodingKey {
-        case answer, context, sources, rounds
+        case answer, answerable, context, sources, rounds
+        case toolsOffered = "tools_offered"
         case answerSource = "answer_source"
         case contextTokens = "context_tokens", promptTokens = "prompt_tokens", generatedTokens = "generated_tokens"
         case toolCalls = "tool_calls", finishReason = "finish_reason", retrievalSeconds = "retrieval_seconds"
@@ -82,6 +90,18 @@ public final class AskService {
     /// Turns stored vectors into soft tokens; needed by the soft context modes only.
     public let projector: Projector?
 
+    /// One router per set of tools offered: each keeps its KV cache, so the fixed start of the prompt
+    /// (instructions, examples, tool descriptions) is computed once, not per question.
+    private var routers: [[String]: ToolRouter] = [:]
+
+    private func router(_ tools: [ToolSpec], database: String?) -> ToolRouter {
+        let key = tools.map(\.name) + (tools.contains { $0.name == "sql_query" } ? [database ?? ""] : [])
+        if let r = routers[key] { return r }
+        let r = ToolRouter(model: model, tools: tools)
+        routers[key] = r
+        return r
+    }
+
     public init(memory: MemoryService?, model: LanguageModel, projector: Projector? = nil) {
         self.memory = memory
         self.model = model
@@ -93,19 +113,20 @@ public final class AskService {
         guard !question.isEmpty else { throw StoreError(.badInput, "the question is empty") }
         guard options.k > 0 else { throw StoreError(.badInput, "k must be ≥ 1 (got \(options.k))") }
         let database = try options.sqlDatabase.map { try ReadOnlyDatabase(path: $0) }
-        let tools = try ToolRouter.tools(named: options.tools, database: database)
-        let router = ToolRouter(model: model, tools: tools)
+        var tools = try ToolRouter.tools(named: options.tools, database: database)
         var routerOptions = ToolRouterOptions()
         routerOptions.generation = options.generation
         routerOptions.maxRounds = options.maxToolRounds
 
         // A bare expression goes straight to the calculator: nothing to retrieve.
         if tools.contains(where: { $0.name == "calculator" }), ToolRouter.bareExpression(question) != nil {
-            let r = try router.respond(to: [ChatMessage(.user, question)], options: routerOptions, onText: onToken)
-            return AskResult(answer: r.answer, context: options.context, sources: [], contextTokens: 0, promptTokens: 0,
-                             generatedTokens: 0, toolCalls: r.calls, rounds: 0, answerSource: r.answerSource.rawValue, finishReason: r.finishReason.rawValue,
+            let r = try router(tools, database: options.sqlDatabase).respond(to: [ChatMessage(.user, question)], options: routerOptions, onText: onToken)
+            return AskResult(answer: r.answer, answerable: true, toolsOffered: tools.map(\.name), context: options.context, sources: [],
+                             contextTokens: 0, promptTokens: 0, generatedTokens: 0, toolCalls: r.calls, rounds: 0,
+                             answerSource: r.answerSource.rawValue, finishReason: r.finishReason.rawValue,
                              retrievalSeconds: 0, prefillSeconds: 0, decodeSeconds: 0)
         }
+        if options.gateTools { tools = tools.filter { $0.name != "calculator" || ToolGate.needsCalculator(question) } }
 
         var sources: [AskSource] = []
         var vectors: [[Float]] = []
@@ -121,17 +142,75 @@ public final class AskService {
                 vectors = try projector.project(memory.storedVectors(of: hits))
             }
         }
-        // The same user message as `mnemo eval qa` and projector training: soft tokens are used as trained.
         let memories = options.context.memories(texts: sources.map(\.text), vectors: vectors)
-        let (content, softs) = MemoryPrompt.questionMessage(question, memories: memories)
+        let (messages, softs) = MemoryPrompt.answerMessages(question, memories: memories)
         let prompt = MemoryPrompt(llm: model)
-        let r = try router.respond(to: [ChatMessage(.user, content)], options: routerOptions,
-                                   render: { try prompt.inputs($0, softs: softs) }, onText: onToken)
-        let bare = try prompt.inputs(MemoryPrompt.questionMessage(question, memories: []).content, softs: []).count
-        let contextTokens = try prompt.inputs(content, softs: softs).count - bare
-        return AskResult(answer: r.answer, context: options.context, sources: sources, contextTokens: contextTokens,
+        let render: (String) throws -> [DecoderInput] = { try prompt.inputs($0, softs: softs) }
+
+        // The answer is one line: generation stops at the first line break after some text.
+        let lineDone = Flag()
+        var streamed = ""
+        routerOptions.isCancelled = { lineDone.value }
+        let stream: (String) -> Void = { piece in
+            guard !lineDone.value else { return }
+            var piece = piece
+            if let newline = piece.firstIndex(where: \.isNewline), !(streamed + piece[..<newline]).trimmingCharacters(in: .whitespaces).isEmpty {
+                piece = String(piece[..<newline])
+                lineDone.value = true
+            }
+            streamed += piece
+            onToken(piece)
+        }
+        var r = try router(tools, database: options.sqlDatabase).respond(to: messages, options: routerOptions, render: render, onText: stream)
+        // Tools never cost an answer: when no call gave a result and no answer came, answer from the notes alone.
+        if !tools.isEmpty, r.calls.contains(where: { $0.result == nil }), r.answerSource != .toolResult,
+           r.answer.isEmpty || r.answer.hasPrefix("(no answer") {
+            lineDone.value = false
+            streamed = ""
+            let calls = r.calls, rounds = r.rounds, prefill = r.prefillSeconds, decode = r.decodeSeconds, generated = r.generatedTokens
+            r = try router([], database: nil).respond(to: messages, options: routerOptions, render: render, onText: stream)
+            r.calls = calls + r.calls
+            r.rounds += rounds
+            r.prefillSeconds += prefill
+            r.decodeSeconds += decode
+            r.generatedTokens += generated
+        }
+        if lineDone.value, r.finishReason == .cancelled { r.finishReason = .stop }
+        let finished: (text: String, answerable: Bool) = r.answerSource == .model ? MemoryPrompt.finishAnswer(r.answer) : (r.answer, true)
+        // Context tokens: what the notes add to the same conversation without them.
+        let bare = try prompt.inputs(model.chatPrompt(messages.dropLast() + [ChatMessage(.user, "Question: " + MemoryPrompt.clean(question))]), softs: []).count
+        let withNotes = try render(model.chatPrompt(messages)).count
+        return AskResult(answer: finished.text, answerable: finished.answerable, toolsOffered: tools.map(\.name),
+                         context: options.context, sources: sources, contextTokens: max(0, withNotes - bare),
                          promptTokens: r.promptTokens, generatedTokens: r.generatedTokens, toolCalls: r.calls, rounds: r.rounds,
                          answerSource: r.answerSource.rawValue, finishReason: r.finishReason.rawValue, retrievalSeconds: retrievalSeconds,
                          prefillSeconds: r.prefillSeconds, decodeSeconds: r.decodeSeconds)
+    }
+}
+
+/// A mutable flag shared between the generation callbacks of one answer.
+final class Flag: @unchecked Sendable {
+    var value = false
+}
+
+/// Which questions are offered which tools: a cheap rule, so that a question about the notes never
+/// loses its answer to a calculator call (measured on the tools and QA evaluations, see README).
+public enum ToolGate {
+    /// Words that ask for a computation.
+    static let computationWords: Set<String> = [
+        "sum", "total", "add", "plus", "minus", "subtract", "difference", "product", "multiply", "multiplied", "times",
+        "divide", "divided", "quotient", "ratio", "percent", "percentage", "average", "mean", "square", "cube", "root",
+        "power", "squared", "cubed", "calculate", "compute", "remainder", "modulo", "factorial", "twice", "half",
+        "double", "triple", "each", "per", "altogether", "combined", "left", "remain", "remaining", "cost", "costs",
+    ]
+
+    /// True when the question holds a number and an arithmetic operator or a computation word
+    /// ("What is 17% of 2,340,000?", "how many in total if each of 12 boxes holds 144?").
+    public static func needsCalculator(_ question: String) -> Bool {
+        guard question.contains(where: \.isNumber) else { return false }
+        if question.contains(where: { "+*/^%×÷=".contains($0) }) { return true }
+        if question.range(of: #"\d\s*-\s*\d"#, options: .regularExpression) != nil { return true }
+        let words = question.lowercased().split(whereSeparator: { !$0.isLetter })
+        return words.contains { computationWords.contains(String($0)) }
     }
 }

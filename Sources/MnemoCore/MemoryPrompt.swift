@@ -53,8 +53,58 @@ public struct MemoryPrompt: Sendable {
     }
 
     /// The user message of `question(_:memories:)`: soft tokens are slot characters in its text, to be
-    /// replaced by their vectors (`inputs(_:softs:)`) once the conversation is rendered.
+    /// replaced by their vectors (`inputs(_:softs:)`) once the conversation is rendered. Kept as trained:
+    /// the projectors' QA stage read this message.
     public static func questionMessage(_ question: String, memories: [PromptMemory]) -> (content: String, softs: [[Float]]) {
+        let (background, softs) = notes(memories, heading: "Background")
+        return (background + "Answer the question in a few words.\nQuestion: " + clean(question), softs)
+    }
+
+    /// The phrase an answer from memory gives when the notes do not hold the answer (`answerable` false).
+    public static let notInNotes = "Not in your notes."
+
+    /// The system message of every answer from memory (`mnemo ask`, HTTP, MCP): the answer is the phrase
+    /// the notes hold, not a sentence around it (measured: EM 0.10 → see README), or the fixed phrase.
+    public static let answerInstructions = """
+        You answer the user's question from their notes. Reply with only the answer: the shortest phrase \
+        from the notes that answers the question, copied exactly as the notes write it, without a full \
+        sentence. If the notes do not answer the question, reply exactly: \(notInNotes)
+        """
+
+    /// The system message when no notes are given (`--context none`).
+    public static let closedBookInstructions = "Answer the question with only the answer, in a few words, without a full sentence."
+
+    /// The conversation that answers `question` from `memories`: the instructions, then the notes and
+    /// the question in one user message. Soft tokens are slots, as in `questionMessage`.
+    /// Every edge builds its prompt here (`mnemo ask`, HTTP chat with memory, MCP `ask`), so one question
+    /// on one store reads the same through each. `history`: earlier turns of a conversation (HTTP); its
+    /// system messages go before the instructions.
+    public static func answerMessages(_ question: String, memories: [PromptMemory], history: [ChatMessage] = [])
+        -> (messages: [ChatMessage], softs: [[Float]]) {
+        let (notes, softs) = notes(memories, heading: "Notes")
+        let own = history.filter { $0.role == .system }.map(\.content).filter { !$0.isEmpty }
+        let system = (own + [memories.isEmpty ? closedBookInstructions : answerInstructions]).joined(separator: "\n\n")
+        let shots = memories.isEmpty ? [] : examples
+        let turns = history.filter { $0.role != .system }
+        return ([ChatMessage(.system, system)] + shots + turns + [ChatMessage(.user, notes + "Question: " + clean(question))], softs)
+    }
+
+    /// A worked example before the question (a fixed prefix: its KV is computed once per service): an
+    /// answer copied as a phrase. Made-up notes, nothing from the evaluation data. (A second example that
+    /// answered "Not in your notes." made Qwen 0.5B abstain on 3 of the 12 Examples questions.)
+    static let examples: [ChatMessage] = [
+        ChatMessage(.user, """
+            Notes:
+            [1] The lighthouse on Farne Island was designed by Daniel Alexander and first lit in 1811. Its keepers rowed out to wrecks in open boats.
+
+            Question: Who designed the lighthouse on Farne Island?
+            """),
+        ChatMessage(.assistant, "Daniel Alexander"),
+    ]
+
+    /// Memories as a numbered block under `heading` (soft tokens alone sit side by side: numbering them
+    /// would cost more positions than they take), followed by a blank line; empty without memories.
+    static func notes(_ memories: [PromptMemory], heading: String) -> (text: String, softs: [[Float]]) {
         var softs: [[Float]] = []
         var lines: [String] = []
         for (i, memory) in memories.enumerated() {
@@ -64,12 +114,31 @@ public struct MemoryPrompt: Sendable {
             case .softAndText(let v, let t): lines.append("[\(i + 1)] \(slot) " + clean(t)); softs.append(v)
             }
         }
-        // Soft tokens alone sit side by side: numbering them would cost more positions than they take.
         let allSoft = memories.allSatisfy { if case .soft = $0 { true } else { false } }
-        let background = memories.isEmpty ? ""
-            : allSoft ? "Background: " + lines.joined() + "\n\n"
-            : "Background:\n" + lines.joined(separator: "\n") + "\n\n"
-        return (background + "Answer the question in a few words.\nQuestion: " + clean(question), softs)
+        let text = memories.isEmpty ? ""
+            : allSoft ? heading + ": " + lines.joined() + "\n\n"
+            : heading + ":\n" + lines.joined(separator: "\n") + "\n\n"
+        return (text, softs)
+    }
+
+    /// The answer as shown: the model's first line, without an "Answer:" label, quotes or a final full
+    /// stop; and whether it is the not-in-your-notes phrase.
+    public static func finishAnswer(_ raw: String) -> (text: String, answerable: Bool) {
+        let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        var line = trimmed.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        line = line.trimmingCharacters(in: .whitespaces)
+        for label in ["Answer:", "answer:", "A:"] where line.hasPrefix(label) {
+            line = String(line.dropFirst(label.count)).trimmingCharacters(in: .whitespaces)
+        }
+        if line.count >= 2, let f = line.first, let l = line.last, (f == "\"" && l == "\"") || (f == "“" && l == "”") {
+            line = String(line.dropFirst().dropLast())
+        }
+        if line.hasSuffix("."), !line.hasSuffix(".."), line.filter({ $0 == "." }).count == 1 || line.split(separator: " ").count > 1 {
+            line = String(line.dropLast())
+        }
+        let abstained = line.lowercased().contains("not in your notes")
+        if abstained { return (notInNotes, false) }
+        return (line.isEmpty ? trimmed : line, true)
     }
 
     /// Decoder inputs for rendered chat text: its tokens, with each slot replaced by the next soft vector.

@@ -34,8 +34,9 @@ public enum SquadScore {
     }
 }
 
-/// Question answering with memories as text, as soft tokens, both, or none, on SQuAD's answerable
-/// questions: exact match, F1, the context tokens the memories took and the prefill time.
+/// Question answering on SQuAD 2.0 through `AskService`, exactly as `mnemo ask` answers: exact match and
+/// F1 on the answerable questions, abstention ("Not in your notes.") on the unanswerable ones and false
+/// abstention on the answerable, the context tokens the memories took, and the seconds per answer.
 public enum QAEvaluation {
     public struct Configuration: Sendable, Hashable, Codable {
         public var context: MemoryContext
@@ -47,15 +48,23 @@ public enum QAEvaluation {
         public var context: MemoryContext
         public var k: Int
         public var questions: Int
+        public var unanswerableQuestions: Int
         public var exactMatch: Double
         public var f1: Double
+        /// Share of the unanswerable questions answered with the not-in-your-notes phrase.
+        public var abstention: Double
+        /// Share of the answerable questions answered with it.
+        public var falseAbstention: Double
         /// Mean prompt positions the memories took (prompt length minus the no-memory prompt's).
         public var contextTokens: Double
         public var promptTokens: Double
         public var prefillSeconds: Double
+        /// Mean seconds per answer: retrieval, every prefill and decode.
+        public var seconds: Double
 
         enum CodingKeys: String, CodingKey {
-            case context, k, questions, f1
+            case context, k, questions, f1, abstention, seconds
+            case unanswerableQuestions = "unanswerable_questions", falseAbstention = "false_abstention"
             case exactMatch = "exact_match", contextTokens = "context_tokens", promptTokens = "prompt_tokens", prefillSeconds = "prefill_seconds"
         }
     }
@@ -63,47 +72,59 @@ public enum QAEvaluation {
     /// One answered question, for the JSON log.
     public struct Answer: Sendable, Codable {
         public var question: String
+        public var answerable: Bool
         public var context: MemoryContext
         public var k: Int
         public var prediction: String
+        public var abstained: Bool
         public var exactMatch: Bool
         public var f1: Double
     }
 
     public static func run(questions: [SquadDataset.Question], memory: MemoryService, llm: LanguageModel, projector: Projector?,
-                           configurations: [Configuration], maxTokens: Int = 24,
+                           configurations: [Configuration], mode: QueryMode = .hybrid, tools: [String] = [], maxTokens: Int = 32,
                            progress: (Int) -> Void = { _ in }) throws -> (results: [Result], answers: [Answer]) {
         guard configurations.allSatisfy({ !$0.context.needsProjector }) || projector != nil else {
             throw ModelError(.badInput, "soft contexts need a projector")
         }
-        let prompt = MemoryPrompt(llm: llm)
-        let maxK = configurations.map(\.k).max() ?? 0
-        var sums: [Configuration: (em: Int, f1: Double, context: Int, prompt: Int, prefill: Double)] = [:]
+        let service = AskService(memory: memory, model: llm, projector: projector)
+        struct Sums { var em = 0, f1 = 0.0, abstained = 0, falseAbstained = 0, context = 0, prompt = 0, prefill = 0.0, seconds = 0.0 }
+        var sums: [Configuration: Sums] = [:]
         var answers: [Answer] = []
         for (i, q) in questions.enumerated() {
-            let hits = maxK > 0 ? try memory.query(q.text, k: maxK, mode: .dense) : []
-            let texts = hits.map(\.chunk.text)
-            let vectors = try projector.map { try $0.project(memory.storedVectors(of: hits)) } ?? []
-            let bare = try prompt.question(q.text, memories: []).count
             for c in configurations {
-                let k = c.context == .none ? 0 : min(c.k, hits.count)
-                let memories = c.context.memories(texts: Array(texts.prefix(k)), vectors: Array(vectors.prefix(k)))
-                let inputs = try prompt.question(q.text, memories: memories)
-                let r = try llm.generate(inputs, parameters: .init(maxTokens: maxTokens, sampling: .greedy))
-                let prediction = r.text.trimmingCharacters(in: .whitespacesAndNewlines)
-                let em = SquadScore.exactMatch(prediction, q.answers), f1 = SquadScore.f1(prediction, q.answers)
-                var s = sums[c] ?? (0, 0, 0, 0, 0)
-                s.em += em ? 1 : 0; s.f1 += f1; s.context += inputs.count - bare; s.prompt += inputs.count; s.prefill += r.prefillSeconds
+                var options = AskOptions()
+                options.context = c.context
+                options.k = max(1, c.k)
+                options.mode = mode
+                options.tools = tools
+                options.generation = GenerationParameters(maxTokens: maxTokens, sampling: .greedy)
+                let r = try service.ask(q.text, options: options)
+                let abstained = !r.answerable
+                let em = !abstained && !q.isImpossible && SquadScore.exactMatch(r.answer, q.answers)
+                let f1 = abstained || q.isImpossible ? 0 : SquadScore.f1(r.answer, q.answers)
+                var s = sums[c] ?? Sums()
+                if q.isImpossible {
+                    s.abstained += abstained ? 1 : 0
+                } else {
+                    s.em += em ? 1 : 0; s.f1 += f1; s.falseAbstained += abstained ? 1 : 0
+                    s.context += r.contextTokens; s.prompt += r.promptTokens; s.prefill += r.prefillSeconds
+                    s.seconds += r.retrievalSeconds + r.prefillSeconds + r.decodeSeconds
+                }
                 sums[c] = s
-                answers.append(Answer(question: q.text, context: c.context, k: c.k, prediction: prediction, exactMatch: em, f1: f1))
+                answers.append(Answer(question: q.text, answerable: !q.isImpossible, context: c.context, k: c.k, prediction: r.answer,
+                                      abstained: abstained, exactMatch: em, f1: f1))
             }
             progress(i + 1)
         }
-        let n = Double(max(1, questions.count))
+        let answerable = questions.filter { !$0.isImpossible }.count, unanswerable = questions.count - answerable
+        let n = Double(max(1, answerable)), u = Double(max(1, unanswerable))
         let results = configurations.map { c in
-            let s = sums[c] ?? (0, 0, 0, 0, 0)
-            return Result(context: c.context, k: c.k, questions: questions.count, exactMatch: Double(s.em) / n, f1: s.f1 / n,
-                          contextTokens: Double(s.context) / n, promptTokens: Double(s.prompt) / n, prefillSeconds: s.prefill / n)
+            let s = sums[c] ?? Sums()
+            return Result(context: c.context, k: c.k, questions: answerable, unanswerableQuestions: unanswerable,
+                          exactMatch: Double(s.em) / n, f1: s.f1 / n, abstention: Double(s.abstained) / u,
+                          falseAbstention: Double(s.falseAbstained) / n, contextTokens: Double(s.context) / n,
+                          promptTokens: Double(s.prompt) / n, prefillSeconds: s.prefill / n, seconds: s.seconds / n)
         }
         return (results, answers)
     }

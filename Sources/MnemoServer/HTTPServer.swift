@@ -348,16 +348,21 @@ struct Routes: Sendable {
         var sources: [MemoryHit]?
         if let options = body.mnemo {
             let mode = try parseMode(options.mode, param: "mnemo.mode")
-            let query = options.query ?? messages.last(where: { $0.role == .user })?.content ?? ""
+            // The question is the last user message (or mnemo.query); the turns before it are history.
+            let lastUser = messages.lastIndex(where: { $0.role == .user })
+            let query = options.query ?? lastUser.map { messages[$0].content } ?? ""
             guard !query.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 throw APIError.invalid("mnemo.query", "Memory retrieval needs a user message or 'mnemo.query'.")
             }
-            let k = options.k ?? 4
+            let question = lastUser.map { messages[$0].content } ?? query
+            var history = messages
+            if let lastUser { history.remove(at: lastUser) }
+            let k = options.k ?? AskOptions().k
             guard (1...20).contains(k) else { throw APIError.invalid("mnemo.k", "'mnemo.k' must be between 1 and 20.") }
             let hits = try await memory.search(MemorySearch(query: query, k: k, mode: mode, namespace: options.namespace,
                                                             conditions: (options.where ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
             metrics.add(.memorySearches)
-            messages = MemoryPrompt.apply(hits, to: messages)
+            messages = MemoryPrompt.answerMessages(question, memories: hits.map { .text($0.text) }, history: history).messages
             sources = hits
         }
         return ChatJob(messages: messages, parameters: GenerationParameters(maxTokens: maxTokens, sampling: sampling),

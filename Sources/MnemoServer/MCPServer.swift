@@ -58,7 +58,7 @@ public struct MCPToolbox: Sendable {
                  description: "Answer a question from the memory: search it, then have Mnemo's local model answer from the passages found, citing them as [1], [2].",
                  inputSchema: ["type": "object", "additionalProperties": false, "required": ["question"], "properties": [
                      "question": ["type": "string", "minLength": 1],
-                     "k": ["type": "integer", "minimum": 1, "maximum": 20, "default": 4, "description": "Passages to give the model."],
+                     "k": ["type": "integer", "minimum": 1, "maximum": 20, "default": .int(AskOptions().k), "description": "Passages to give the model."],
                      "mode": Self.modeSchema,
                      "namespace": ["type": "string"],
                      "max_tokens": ["type": "integer", "minimum": 1, "maximum": 2048, "default": 256],
@@ -132,7 +132,7 @@ public struct MCPToolbox: Sendable {
             return ("Deleted \(count) chunk(s) of \(source).", ["deleted": .int(count)])
         case "ask":
             let answer = try await Ask(memory: memory, generation: generation).answer(
-                try args.string("question"), k: try args.int("k") ?? 4, mode: try parseMode(try args.optionalString("mode"), param: "mode"),
+                try args.string("question"), k: try args.int("k") ?? AskOptions().k, mode: try parseMode(try args.optionalString("mode"), param: "mode"),
                 namespace: try args.optionalString("namespace"), maxTokens: try args.int("max_tokens") ?? 256)
             var text = answer.text.trimmingCharacters(in: .whitespacesAndNewlines)
             if !answer.sources.isEmpty {
@@ -202,30 +202,33 @@ public struct MCPToolbox: Sendable {
     }
 }
 
-/// Retrieval-augmented answers: search the memory, hand the passages to the model as numbered
-/// sources in the system message, and let it answer.
+/// Retrieval-augmented answers for MCP clients: the same retrieval defaults, prompt and answer clean-up
+/// as `mnemo ask` (MnemoCore's `MemoryPrompt`), generated on the server's model queue.
 public struct Ask: Sendable {
     public let memory: MemoryHub
     public let generation: GenerationQueue
 
     public struct Answer: Sendable, Codable {
         public var text: String
+        /// False when the notes did not hold the answer (`MemoryPrompt.notInNotes`).
+        public var answerable: Bool
         public var sources: [MemoryHit]
         public var finishReason: String
-        enum CodingKeys: String, CodingKey { case text, sources, finishReason = "finish_reason" }
+        enum CodingKeys: String, CodingKey { case text, answerable, sources, finishReason = "finish_reason" }
     }
 
-    public func answer(_ question: String, k: Int = 4, mode: QueryMode = .hybrid, namespace: String? = nil,
+    public func answer(_ question: String, k: Int = AskOptions().k, mode: QueryMode = AskOptions().mode, namespace: String? = nil,
                        maxTokens: Int = 256) async throws -> Answer {
         guard (1...20).contains(k) else { throw APIError.invalid("k", "'k' must be between 1 and 20.") }
         guard (1...2048).contains(maxTokens) else { throw APIError.invalid("max_tokens", "'max_tokens' must be between 1 and 2048.") }
         let hits = try await memory.search(MemorySearch(query: question, k: k, mode: mode, namespace: namespace))
         generation.metrics.add(.memorySearches)
-        let messages = MemoryPrompt.apply(hits, to: [ChatMessage(.user, question)])
+        let messages = MemoryPrompt.answerMessages(question, memories: hits.map { .text($0.text) }).messages
         let ticket = try generation.reserve()
         let outcome = try await generation.generate(
             ticket, messages: messages, parameters: GenerationParameters(maxTokens: maxTokens, sampling: .greedy))
-        return Answer(text: outcome.text, sources: hits, finishReason: outcome.finishReason.rawValue)
+        let finished = MemoryPrompt.finishAnswer(outcome.text)
+        return Answer(text: finished.text, answerable: finished.answerable, sources: hits, finishReason: outcome.finishReason.rawValue)
     }
 }
 

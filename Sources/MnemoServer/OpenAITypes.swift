@@ -254,31 +254,3 @@ func parseMode(_ text: String?, param: String) throws -> QueryMode {
     }
     return mode
 }
-
-/// The system message that hands retrieved memories to the model: numbered sources it can cite.
-enum MemoryPrompt {
-    static let instructions = """
-        Answer using the numbered sources below when they are relevant, and cite them like [1]. \
-        If they do not contain the answer, say so plainly.
-        """
-
-    static func system(base: String?, hits: [MemoryHit]) -> String {
-        var text = (base.map { $0 + "\n\n" } ?? "") + instructions + "\n\nSources:"
-        if hits.isEmpty { text += "\n(none found)" }
-        for (i, hit) in hits.enumerated() {
-            text += "\n\n[\(i + 1)] \(hit.source)\n\(hit.text)"
-        }
-        return text
-    }
-
-    /// `messages` with the sources merged into the first system message (or a new one before them).
-    static func apply(_ hits: [MemoryHit], to messages: [ChatMessage]) -> [ChatMessage] {
-        var out = messages
-        if let i = out.firstIndex(where: { $0.role == .system }) {
-            out[i].content = system(base: out[i].content, hits: hits)
-        } else {
-            out.insert(ChatMessage(.system, system(base: nil, hits: hits)), at: 0)
-        }
-        return out
-    }
-}

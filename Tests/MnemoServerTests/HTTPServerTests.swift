@@ -245,12 +245,37 @@ import Testing
                 #expect(sources.first?["source"] as? String == "notes/key.md")
             }
         }
-        // The memory went into the (single) system message as a numbered source.
+        // The prompt is MnemoCore's, as `mnemo ask` builds it: the client's system text before the answer
+        // instructions, the worked examples, then the numbered notes and the question.
         let conversation = try #require(server.generator.conversations.last)
-        #expect(conversation.count == 2)
-        #expect(conversation[0].role == .system)
-        #expect(conversation[0].content.hasPrefix("Be brief."))
-        #expect(conversation[0].content.contains("[1] notes/key.md\nThe spare key is under the blue flowerpot"))
+        let hits = try await server.services.memory.search(MemorySearch(query: "Where is the spare key?", k: 2, mode: .hybrid))
+        let expected = MemoryPrompt.answerMessages("Where is the spare key?", memories: hits.map { .text($0.text) },
+                                                   history: [ChatMessage(.system, "Be brief.")]).messages
+        #expect(conversation == expected)
+        #expect(conversation[0].role == .system && conversation[0].content.hasPrefix("Be brief.\n\n" + MemoryPrompt.answerInstructions))
+        #expect(conversation.last?.content.hasPrefix("Notes:\n[1] The spare key is under the blue flowerpot") == true)
+        #expect(conversation.last?.content.hasSuffix("Question: Where is the spare key?") == true)
+    }
+
+    /// MCP's ask and HTTP chat with memory render the same conversation for the same question and store,
+    /// the one `mnemo ask` renders (MemoryPrompt.answerMessages, AskOptions' k and mode).
+    @Test func askThroughMCPAndHTTPRendersOnePromptRealModel() async throws {
+        let server = try TestServer(pieces: ["under the blue flowerpot", "\n", "More text."])
+        defer { server.cleanUp() }
+        _ = try await server.services.memory.add(text: "The spare key is under the blue flowerpot by the shed.", source: "notes/key.md")
+        _ = try await server.services.memory.add(text: "The boiler was serviced in March by Dunmore Heating.", source: "notes/boiler.md")
+        let answer = try await Ask(memory: server.services.memory, generation: server.services.generation).answer("Where is the spare key?")
+        #expect(answer.text == "under the blue flowerpot" && answer.answerable)  // the first line, as `mnemo ask` keeps it
+        try await server.live { client in
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: jsonBody([
+                "model": "scripted", "messages": [["role": "user", "content": "Where is the spare key?"]], "mnemo": [String: Any](),
+            ])) { response in #expect(response.status == .ok) }
+        }
+        let conversations = server.generator.conversations
+        #expect(conversations.count == 2)
+        #expect(conversations.first == conversations.last)
+        let hits = try await server.services.memory.search(MemorySearch(query: "Where is the spare key?", k: AskOptions().k, mode: AskOptions().mode))
+        #expect(conversations.first == MemoryPrompt.answerMessages("Where is the spare key?", memories: hits.map { .text($0.text) }).messages)
     }
 
     @Test func chatStreamingAndStopSequencesRealModel() async throws {

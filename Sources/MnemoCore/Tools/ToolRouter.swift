@@ -262,6 +262,7 @@ public final class ToolRouter {
             var assistant = ChatMessage(.assistant, parsed.content)
             var responses: [ChatMessage] = []
             var progress = false
+            var refusedCall = false
             for call in parsed.calls {
                 let t0 = Date()
                 var record = ToolCallRecord(round: round + 1, name: nil, arguments: call.text, valid: false,
@@ -280,6 +281,13 @@ public final class ToolRouter {
                     responses.append(ChatMessage(.tool, JSONValue.object(["error": .string(problem.message)]).description))
                     if !errors.contains(problem.message) { progress = true }  // a new error: the model may correct itself
                     errors.append(problem.message)
+                case .success(let (tool, arguments)) where Self.refused(tool, arguments) != nil:
+                    // Prose passed to the calculator: no round is spent on its error; the model answers
+                    // next without tools.
+                    record.name = tool.name
+                    record.arguments = arguments.description
+                    record.error = Self.refused(tool, arguments)
+                    refusedCall = true
                 case .success(let (tool, arguments)):
                     record.name = tool.name
                     record.arguments = arguments.description
@@ -301,6 +309,10 @@ public final class ToolRouter {
                 }
                 record.seconds = Date().timeIntervalSince(t0)
                 result.calls.append(record)
+            }
+            if refusedCall && responses.isEmpty {
+                toolsDone = true  // the refused call is left out of the conversation
+                continue
             }
             conversation.append(assistant)
             conversation += responses
@@ -560,6 +572,16 @@ public final class ToolRouter {
         let tail = raw[close.upperBound...].drop { $0.isWhitespace }
         if tail.isEmpty { return false }
         return !(tail.hasPrefix(openTag) || openTag.hasPrefix(tail))
+    }
+
+    /// Why a call is refused before it runs, or nil: a calculator call whose argument is not an
+    /// arithmetic expression (Qwen 0.5B passes sentences from the notes to it).
+    static func refused(_ tool: ToolSpec, _ arguments: JSONValue) -> String? {
+        guard tool.name == "calculator", let expression = arguments["expression"]?.stringValue else { return nil }
+        let letters = expression.split(whereSeparator: { !$0.isLetter }).filter { $0.count > 1 }
+        let prose = !expression.contains(where: \.isNumber) || letters.count > 3
+            || (!letters.isEmpty && (try? Calculator().evaluate(expression)) == nil)
+        return prose ? "refused: the calculator takes an arithmetic expression, not '\(expression.prefix(80))'" : nil
     }
 
     // MARK: - Fast path

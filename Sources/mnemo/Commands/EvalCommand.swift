@@ -62,15 +62,18 @@ extension EvalCommand {
             commandName: "qa",
             abstract: "Exact match and F1 of answers with memories as text, soft tokens, both, or none.",
             discussion: """
-            Builds a temporary store with each paragraph as one document (chunks of --chunk-tokens), retrieves
-            the top k chunks for each answerable question (dense), and answers greedily. Scores use SQuAD's
-            normalisation. Context tokens: prompt positions the memories take. Soft modes need the model's
-            projector (--projector, else the installed one for the model).
+            Builds a temporary store with each paragraph as one document (chunks of --chunk-tokens), and answers
+            each question exactly as `mnemo ask` does (hybrid retrieval by default, greedy, the same prompt and
+            answer clean-up; no tools unless --tools). Scores use SQuAD's normalisation. Answerable questions:
+            EM, F1 and false abstention; unanswerable ones (--unanswerable N): abstention, the share answered
+            "Not in your notes.". Context tokens: prompt positions the memories take. Soft modes need the
+            model's projector (--projector, else the installed one for the model).
 
             Examples:
-              mnemo eval qa --squad ../shared/data/squad/squad2-dev-slice.json --model smollm2
+              mnemo eval qa --squad ../shared/data/squad/squad2-dev-slice.json --context text -k 3 --limit 100
               mnemo eval qa --squad ../shared/data/squad/squad2-dev-slice.json --model smollm2 \\
-                  --context none --context soft -k 1 --limit 50 --json
+                  --context none --context soft -k 1 --limit 50 --unanswerable 50 --json
+              mnemo eval qa --squad ../shared/data/squad/squad2-dev-slice.json --offset 100 --limit 100  # a tuning split
             """
         )
 
@@ -86,11 +89,23 @@ extension EvalCommand {
         @Option(help: "Only the first N answerable questions (0: all).")
         var limit = 0
 
+        @Option(help: "Skip the first N answerable (and unanswerable) questions: tune on one split, report on another.")
+        var offset = 0
+
+        @Option(help: "Also the first N unanswerable questions, for abstention (0: none).")
+        var unanswerable = 0
+
+        @Option(help: "Retrieval: dense, bm25 or hybrid.")
+        var mode: QueryMode = .hybrid
+
+        @Option(help: ArgumentHelp("Tools offered as in `mnemo ask` (calc), comma-separated; default none.", valueName: "list"))
+        var tools: String?
+
         @Option(help: "Target chunk size in tokens.")
         var chunkTokens = 128
 
         @Option(help: "Most tokens per answer.")
-        var maxTokens = 24
+        var maxTokens = 32
 
         @Option(help: "Projector file (default: the installed one for the model).")
         var projector: String?
@@ -105,7 +120,12 @@ extension EvalCommand {
 
         func validate() throws {
             guard k.allSatisfy({ $0 > 0 && $0 <= 20 }) else { throw ValidationError("-k must be within 1…20") }
-            guard limit >= 0, maxTokens > 0 else { throw ValidationError("--limit must be ≥ 0 and --max-tokens > 0") }
+            guard limit >= 0, offset >= 0, unanswerable >= 0, maxTokens > 0 else {
+                throw ValidationError("--limit, --offset and --unanswerable must be ≥ 0 and --max-tokens > 0")
+            }
+            if let tools, tools.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) != "calc" }) {
+                throw ValidationError("--tools: eval qa offers only calc (the dev slice has no database)")
+            }
         }
 
         func run() throws {
@@ -113,8 +133,9 @@ extension EvalCommand {
             let llm = try lm.load()
             let encoder = try SentenceEncoder(directory: ModelLocator.resolve(encoderName))
             let projection = context.contains(where: \.needsProjector) ? try loadProjector(projector, llm: llm, encoder: encoder) : nil
-            var questions = data.questions.filter { !$0.isImpossible }
+            var questions = Array(data.questions.filter { !$0.isImpossible }.dropFirst(offset))
             if limit > 0 { questions = Array(questions.prefix(limit)) }
+            questions += data.questions.filter(\.isImpossible).dropFirst(offset).prefix(unanswerable)
             var configurations: [QAEvaluation.Configuration] = []
             for c in context {
                 for k in (c == .none ? [0] : k) { configurations.append(.init(context: c, k: k)) }
@@ -125,7 +146,8 @@ extension EvalCommand {
                                                   workDirectory: work)
             let bar = ProgressBar(total: questions.count, label: "questions")
             let (results, predictions) = try QAEvaluation.run(questions: questions, memory: memory, llm: llm, projector: projection,
-                                                              configurations: configurations, maxTokens: maxTokens) { bar.update($0) }
+                                                              configurations: configurations, mode: mode, tools: tools.map { _ in ["calc"] } ?? [],
+                                                              maxTokens: maxTokens) { bar.update($0) }
             bar.finish()
             if let answers {
                 var lines = Data()
@@ -135,13 +157,15 @@ extension EvalCommand {
             let model = URL(fileURLWithPath: llm.path).lastPathComponent
             if output.json {
                 try Terminal.printJSON(["model": AnyCodable(model), "projector": AnyCodable(projection?.manifest.model ?? ""),
-                                        "questions": AnyCodable(questions.count), "results": AnyCodable(results)])
+                                        "questions": AnyCodable(questions.count), "mode": AnyCodable(mode.rawValue), "results": AnyCodable(results)])
                 return
             }
-            print("\(model), \(questions.count) answerable questions")
-            print("| context | k | EM | F1 | context tokens | prefill ms |\n|---|---|---|---|---|---|")
+            let answerable = questions.filter { !$0.isImpossible }.count
+            print("\(model), \(answerable) answerable and \(questions.count - answerable) unanswerable questions, \(mode.rawValue) retrieval")
+            print("| context | k | EM | F1 | abstention | false abstention | context tokens | s per answer |\n|---|---|---|---|---|---|---|---|")
             for r in results {
-                print(String(format: "| %@ | %d | %.3f | %.3f | %.1f | %.0f |", r.context.rawValue, r.k, r.exactMatch, r.f1, r.contextTokens, r.prefillSeconds * 1000))
+                print(String(format: "| %@ | %d | %.3f | %.3f | %@ | %.3f | %.1f | %.2f |", r.context.rawValue, r.k, r.exactMatch, r.f1,
+                             r.unanswerableQuestions > 0 ? String(format: "%.3f", r.abstention) : "–", r.falseAbstention, r.contextTokens, r.seconds))
             }
         }
     }

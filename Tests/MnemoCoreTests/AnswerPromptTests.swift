@@ -1,0 +1,56 @@
+import MnemoCore
+import MnemoModels
+import Testing
+@testable import MnemoCore
+
+/// The answer prompt, the answer clean-up and the tool gate, without a model.
+@Suite struct AnswerPromptTests {
+    @Test func notesComeNumberedBeforeTheQuestionAfterTheExamples() {
+        let (messages, softs) = MemoryPrompt.answerMessages("Who serviced the boiler?", memories: [.text("Dunmore Heating came in March."), .text("The key is under the pot.")])
+        #expect(softs.isEmpty)
+        #expect(messages.first == ChatMessage(.system, MemoryPrompt.answerInstructions))
+        #expect(messages.last == ChatMessage(.user, "Notes:\n[1] Dunmore Heating came in March.\n[2] The key is under the pot.\n\nQuestion: Who serviced the boiler?"))
+        // The worked examples sit between them, one of them the fixed not-in-your-notes reply.
+        #expect(messages.count == 2 + 4)
+        #expect(messages.contains(ChatMessage(.assistant, MemoryPrompt.notInNotes)))
+        // Without notes: the closed-book instruction and no examples.
+        let none = MemoryPrompt.answerMessages("What is 2 + 2?", memories: []).messages
+        #expect(none == [ChatMessage(.system, MemoryPrompt.closedBookInstructions), ChatMessage(.user, "Question: What is 2 + 2?")])
+        // A client's own system text comes first; earlier turns stay in order before the question.
+        let history = [ChatMessage(.system, "Be brief."), ChatMessage(.user, "Hi"), ChatMessage(.assistant, "Hello")]
+        let chat = MemoryPrompt.answerMessages("Where?", memories: [.text("Here.")], history: history).messages
+        #expect(chat.first?.content == "Be brief.\n\n" + MemoryPrompt.answerInstructions)
+        #expect(Array(chat.suffix(3).prefix(2)) == [ChatMessage(.user, "Hi"), ChatMessage(.assistant, "Hello")])
+    }
+
+    @Test func answersAreCleanedToTheirFirstLine() {
+        #expect(MemoryPrompt.finishAnswer("  Daniel Alexander\n\nHe also designed…").text == "Daniel Alexander")
+        #expect(MemoryPrompt.finishAnswer("Answer: 25 minutes.").text == "25 minutes")
+        #expect(MemoryPrompt.finishAnswer("\"the blue folder\"").text == "the blue folder")
+        #expect(MemoryPrompt.finishAnswer("U.S.").text == "U.S.")
+        #expect(MemoryPrompt.finishAnswer("3.5").text == "3.5")
+        let abstained = MemoryPrompt.finishAnswer("Not in your notes.")
+        #expect(abstained.text == MemoryPrompt.notInNotes && !abstained.answerable)
+        #expect(!MemoryPrompt.finishAnswer("That is not in your notes").answerable)
+        #expect(MemoryPrompt.finishAnswer("March 2025").answerable)
+    }
+
+    @Test func theCalculatorIsOfferedOnlyToComputations() {
+        for q in ["What is 17% of 2,340,000?", "What is the total if each of 12 boxes holds 144 apples?", "What is 3 - 1?",
+                  "How much is 1250 * 1.03?", "If 4 people share 90 pounds, how much does each pay?"] {
+            #expect(ToolGate.needsCalculator(q), "\(q)")
+        }
+        for q in ["When is the boiler's next service due, and who did the last one?", "Who ruled Normandy in 1066?",
+                  "How long does the red lentil soup simmer?", "What century did the Normans arrive in?"] {
+            #expect(!ToolGate.needsCalculator(q), "\(q)")
+        }
+    }
+
+    @Test func proseIsRefusedBeforeItReachesTheCalculator() {
+        let calculator = ToolSpec.calculator()
+        #expect(ToolRouter.refused(calculator, .object(["expression": .string("The boiler was serviced in March 2024 by Dunmore")])) != nil)
+        #expect(ToolRouter.refused(calculator, .object(["expression": .string("next service due")])) != nil)
+        #expect(ToolRouter.refused(calculator, .object(["expression": .string("1250 * (1 + 3/100)^5")])) == nil)
+        #expect(ToolRouter.refused(calculator, .object(["expression": .string("sqrt(2) * 3")])) == nil)
+    }
+}
