@@ -10,9 +10,9 @@ import Testing
         #expect(softs.isEmpty)
         #expect(messages.first == ChatMessage(.system, MemoryPrompt.answerInstructions))
         #expect(messages.last == ChatMessage(.user, "Notes:\n[1] Dunmore Heating came in March.\n[2] The key is under the pot.\n\nQuestion: Who serviced the boiler?"))
-        // The worked examples sit between them, one of them the fixed not-in-your-notes reply.
-        #expect(messages.count == 2 + 4)
-        #expect(messages.contains(ChatMessage(.assistant, MemoryPrompt.notInNotes)))
+        // The worked example sits between them: a question and the phrase copied as its answer.
+        #expect(messages.count == 2 + 2)
+        #expect(messages[2] == ChatMessage(.assistant, "Daniel Alexander"))
         // Without notes: the closed-book instruction and no examples.
         let none = MemoryPrompt.answerMessages("What is 2 + 2?", memories: []).messages
         #expect(none == [ChatMessage(.system, MemoryPrompt.closedBookInstructions), ChatMessage(.user, "Question: What is 2 + 2?")])
