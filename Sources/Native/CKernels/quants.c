@@ -5,8 +5,8 @@
 // A matrix-vector product therefore quantises the activations once per row (Q8_0, Q8_1 or Q8_K,
 // whichever matches the weight's blocks), then sums integer products block by block and applies the
 // two scales once per block. The portable C versions below define the arithmetic; the AVX2 versions
-// compute the same integer sums 32 lanes at a time, the AVX-512 VNNI ones 64 at a time; the best the CPU
-// has is chosen at run time.
+// compute the same integer sums 32 lanes at a time, the AVX-512 VNNI ones 64 at a time (and return the
+// AVX2 floats bit for bit); the best the CPU has is chosen at run time.
 #include "CKernels.h"
 #include <math.h>
 #include <string.h>
@@ -561,18 +561,18 @@ static float dot_f32_avx2(const float *x, const float *y, size_t n) {
 //
 // VPDPBUSD sums four unsigned-by-signed byte products into each int32 lane in one instruction, where
 // AVX2 needs two (and a constant); holding two blocks per register halves the instructions per block
-// again. The K-quant formats keep the AVX2 code: their per-16-value scales are applied in 16 bits.
+// again. The integer sums are the AVX2 kernels' exactly, and the scales are applied to them in the
+// AVX2 kernels' order (one 8-lane accumulator, block after block), so the two sets return the same
+// floats: these models re-quantise every activation to 8 bits, where a last-bit difference in one
+// matrix product flips roundings downstream and moves logits by up to ~0.8 (measured on SmolLM2), so
+// a faster kernel must not also be a different one. The K-quant and float formats keep the AVX2 code:
+// their per-16-value scales are applied in 16 bits, and a wider float accumulator would change the order.
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
 
 static inline __m512i load_2x32(const int8_t *a, const int8_t *b) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)a)),
                               _mm256_loadu_si256((const __m256i *)b), 1);
-}
-
-// Two blocks' scales: the low eight lanes take d0, the high eight d1.
-static inline __m512 scales_2(float d0, float d1) {
-    return _mm512_insertf32x8(_mm512_set1_ps(d0), _mm256_set1_ps(d1), 1);
 }
 
 // Signed bytes times signed bytes, four to an int32 lane: x's sign moved onto y.
@@ -590,54 +590,65 @@ static inline __m512i unpack_nibbles_2(const uint8_t *q0, const uint8_t *q1) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(unpack_nibbles(q0)), unpack_nibbles(q1), 1);
 }
 
+// Two blocks' integer sums scaled into the AVX2 accumulator, first block first.
+static inline __m256 add_2_blocks(__m256 acc, __m512i sums, float d0, float d1) {
+    __m512 p = _mm512_cvtepi32_ps(sums);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d0), _mm512_castps512_ps256(p), acc);
+    return _mm256_fmadd_ps(_mm256_set1_ps(d1), _mm512_extractf32x8_ps(p, 1), acc);
+}
+
+static inline __m256 add_1_block(__m256 acc, __m256i sums, float d) {
+    return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sums), acc);
+}
+
 static float dot_q8_0_avx512(const block_q8_0 *x, const block_q8_0 *y, size_t nb) {
-    __m512 acc = _mm512_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     size_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m512i q = load_2x32(x[b].qs, x[b + 1].qs), a = load_2x32(y[b].qs, y[b + 1].qs);
-        __m512 d = scales_2(h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot_i8_i8_512(q, a)), acc);
-    }
-    float s = _mm512_reduce_add_ps(acc);
-    for (; b < nb; b++) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)x[b].qs), a = _mm256_loadu_si256((const __m256i *)y[b].qs);
-        s += h2f(x[b].d) * h2f(y[b].d) * (float)hsum_epi32(dot_i8_i8_vnni(q, a));
-    }
-    return s;
+    for (; b + 2 <= nb; b += 2)
+        acc = add_2_blocks(acc, dot_i8_i8_512(load_2x32(x[b].qs, x[b + 1].qs), load_2x32(y[b].qs, y[b + 1].qs)),
+                           h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
+    if (b < nb)
+        acc = add_1_block(acc, dot_i8_i8_vnni(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_loadu_si256((const __m256i *)y[b].qs)),
+                          h2f(x[b].d) * h2f(y[b].d));
+    return hsum_ps(acc);
 }
 
 static float dot_q4_0_avx512(const block_q4_0 *x, const block_q8_0 *y, size_t nb) {
-    __m512 acc = _mm512_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     size_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m512i q = _mm512_sub_epi8(unpack_nibbles_2(x[b].qs, x[b + 1].qs), _mm512_set1_epi8(8));
-        __m512i a = load_2x32(y[b].qs, y[b + 1].qs);
-        __m512 d = scales_2(h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot_i8_i8_512(q, a)), acc);
+        acc = add_2_blocks(acc, dot_i8_i8_512(q, load_2x32(y[b].qs, y[b + 1].qs)),
+                           h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
     }
-    float s = _mm512_reduce_add_ps(acc);
-    if (b < nb) s += dot_q4_0_avx2(x + b, y + b, nb - b);
-    return s;
+    if (b < nb) {
+        __m256i q = _mm256_sub_epi8(unpack_nibbles(x[b].qs), _mm256_set1_epi8(8));
+        acc = add_1_block(acc, dot_i8_i8_vnni(q, _mm256_loadu_si256((const __m256i *)y[b].qs)), h2f(x[b].d) * h2f(y[b].d));
+    }
+    return hsum_ps(acc);
 }
 
 static float dot_q4_1_avx512(const block_q4_1 *x, const block_q8_1 *y, size_t nb) {
-    __m512 acc = _mm512_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     float mins = 0;
     size_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         __m512i q = unpack_nibbles_2(x[b].qs, x[b + 1].qs);  // 0..15: already unsigned
-        __m512i a = load_2x32(y[b].qs, y[b + 1].qs);
-        __m512 d = scales_2(h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), q, a)), acc);
-        mins += h2f(x[b].m) * h2f(y[b].s) + h2f(x[b + 1].m) * h2f(y[b + 1].s);
+        __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, load_2x32(y[b].qs, y[b + 1].qs));
+        acc = add_2_blocks(acc, sums, h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
+        mins += h2f(x[b].m) * h2f(y[b].s);
+        mins += h2f(x[b + 1].m) * h2f(y[b + 1].s);
     }
-    float s = _mm512_reduce_add_ps(acc) + mins;
-    if (b < nb) s += dot_q4_1_avx2(x + b, y + b, nb - b);
-    return s;
+    if (b < nb) {
+        __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), unpack_nibbles(x[b].qs), _mm256_loadu_si256((const __m256i *)y[b].qs));
+        acc = add_1_block(acc, sums, h2f(x[b].d) * h2f(y[b].d));
+        mins += h2f(x[b].m) * h2f(y[b].s);
+    }
+    return hsum_ps(acc) + mins;
 }
 
 static float dot_q5_0_avx512(const block_q5_0 *x, const block_q8_0 *y, size_t nb) {
-    __m512 acc = _mm512_setzero_ps();
+    __m256 acc = _mm256_setzero_ps();
     size_t b = 0;
     for (; b + 2 <= nb; b += 2) {
         uint32_t h0, h1;
@@ -648,35 +659,15 @@ static float dot_q5_0_avx512(const block_q5_0 *x, const block_q8_0 *y, size_t nb
         __m512i q = unpack_nibbles_2(x[b].qs, x[b + 1].qs);
         q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
         q = _mm512_sub_epi8(q, _mm512_set1_epi8(16));
-        __m512i a = load_2x32(y[b].qs, y[b + 1].qs);
-        __m512 d = scales_2(h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
-        acc = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot_i8_i8_512(q, a)), acc);
+        acc = add_2_blocks(acc, dot_i8_i8_512(q, load_2x32(y[b].qs, y[b + 1].qs)),
+                           h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
     }
-    float s = _mm512_reduce_add_ps(acc);
-    if (b < nb) s += dot_q5_0_avx2(x + b, y + b, nb - b);
-    return s;
-}
-
-static float dot_f32_avx512(const float *x, const float *y, size_t n) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i), a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + i + 16), _mm512_loadu_ps(y + i + 16), a1);
+    if (b < nb) {
+        __m256i high = _mm256_and_si256(bits_to_bytes(x[b].qh), _mm256_set1_epi8(0x10));
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[b].qs), high), _mm256_set1_epi8(16));
+        acc = add_1_block(acc, dot_i8_i8_vnni(q, _mm256_loadu_si256((const __m256i *)y[b].qs)), h2f(x[b].d) * h2f(y[b].d));
     }
-    float s = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-    for (; i < n; i++) s += x[i] * y[i];
-    return s;
-}
-
-static float dot_f16_avx512(const uint16_t *x, const float *y, size_t n) {
-    __m512 acc = _mm512_setzero_ps();
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        acc = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))), _mm512_loadu_ps(y + i), acc);
-    float s = _mm512_reduce_add_ps(acc);
-    for (; i < n; i++) s += h2f(x[i]) * y[i];
-    return s;
+    return hsum_ps(acc);
 }
 
 #pragma clang attribute pop
@@ -713,6 +704,7 @@ int mk_force_quant_kernels(int level) {
 }
 
 #define PICK(name) (v >= MK_QUANTS_AVX512VNNI ? name##_avx512 : v >= MK_QUANTS_AVX2 ? name##_avx2 : name##_generic)
+#define PICK_AVX2(name) (v >= MK_QUANTS_AVX2 ? name##_avx2 : name##_generic)
 
 float mk_vec_dot(int type, const void *w, const void *xq, size_t n) {
     int v = mk_quant_kernels();
@@ -723,8 +715,8 @@ float mk_vec_dot(int type, const void *w, const void *xq, size_t n) {
     case MK_Q8_0: return PICK(dot_q8_0)(w, xq, n / 32);
     case MK_Q4_K: return (v ? dot_q4_K_avx2 : dot_q4_K_generic)(w, xq, n / 256);
     case MK_Q6_K: return (v ? dot_q6_K_avx2 : dot_q6_K_generic)(w, xq, n / 256);
-    case MK_F16: return PICK(dot_f16)(w, xq, n);
-    case MK_F32: return PICK(dot_f32)(w, xq, n);
+    case MK_F16: return PICK_AVX2(dot_f16)(w, xq, n);
+    case MK_F32: return PICK_AVX2(dot_f32)(w, xq, n);
     default: return NAN;
     }
 }
