@@ -9,6 +9,8 @@ public struct AskOptions: Sendable {
     /// Chunks retrieved.
     public var k = 3
     public var mode: QueryMode = .hybrid
+    /// How the sentence context modes choose sentences.
+    public var sentences = SentenceSelection()
     public var namespace: String?
     /// Tools offered to the model: `calc`, `sql` (or `calculator`, `sql_query`).
     public var tools: [String] = []
@@ -39,10 +41,11 @@ public struct AskSource: Sendable, Codable, Equatable {
 }
 
 extension AskSource {
-    /// Hits as the numbered notes a prompt shows, from 1.
-    static func numbered(_ hits: [QueryHit]) -> [AskSource] {
+    /// Hits as the numbered notes a prompt shows, from 1, with the text the prompt gives each (default:
+    /// the whole chunk).
+    static func numbered(_ hits: [QueryHit], texts: [String]? = nil) -> [AskSource] {
         hits.enumerated().map { i, hit in
-            AskSource(number: i + 1, chunkID: hit.chunk.id, source: hit.chunk.source, score: hit.score, text: hit.chunk.text)
+            AskSource(number: i + 1, chunkID: hit.chunk.id, source: hit.chunk.source, score: hit.score, text: texts?[i] ?? hit.chunk.text)
         }
     }
 }
@@ -108,6 +111,36 @@ public final class AskService {
         self.projector = projector
     }
 
+    /// The notes a context mode makes of the hits, and the sources as numbered in them.
+    private func memories(_ question: String, hits: [QueryHit], memory: MemoryService, options: AskOptions) throws
+        -> (sources: [AskSource], memories: [PromptMemory]) {
+        let context = options.context
+        func projected(_ vectors: [[Float]]) throws -> [[Float]] {
+            guard let projector else { throw ModelError(.badInput, "context mode '\(context.rawValue)' needs a projector") }
+            return try projector.project(vectors)
+        }
+        guard context.choosesSentences else {
+            let sources = AskSource.numbered(hits)
+            let texts = sources.map(\.text)
+            switch context {
+            case .soft: return (sources, try projected(memory.storedVectors(of: hits)).map { .soft($0) })
+            case .softText: return (sources, zip(try projected(memory.storedVectors(of: hits)), texts).map { .softAndText($0, $1) })
+            default: return (sources, texts.map { .text($0) })
+            }
+        }
+        let chosen = options.sentences.choose(question: question, questionVector: try memory.encoder.embed([question])[0],
+                                              sentences: try memory.sentences(of: hits), countTokens: { self.model.tokenizer.encode($0, addBOS: false).count })
+        // The chunks that gave a sentence, each shown as its chosen sentences.
+        let used = Set(chosen.map(\.chunk)).sorted().map { hits[$0] }
+        let texts = Set(chosen.map(\.chunk)).sorted().map { c in chosen.filter { $0.chunk == c }.map(\.sentence.text).joined(separator: " ") }
+        let sources = AskSource.numbered(used, texts: texts)
+        switch context {
+        case .softSentences: return (sources, try projected(chosen.map(\.sentence.embedding)).map { .soft($0) })
+        case .softPlusSentences: return (sources, zip(try projected(memory.storedVectors(of: used)), texts).map { .softAndText($0, $1) })
+        default: return (sources, texts.map { .text($0) })
+        }
+    }
+
     public func ask(_ question: String, options: AskOptions, onToken: (String) -> Void = { _ in }) throws -> AskResult {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw StoreError(.badInput, "the question is empty") }
@@ -129,20 +162,15 @@ public final class AskService {
         if options.gateTools { tools = tools.filter { $0.name != "calculator" || ToolGate.needsCalculator(question) } }
 
         var sources: [AskSource] = []
-        var vectors: [[Float]] = []
+        var memories: [PromptMemory] = []
         var retrievalSeconds = 0.0
         if options.context != .none {
             guard let memory else { throw StoreError(.badInput, "context mode '\(options.context.rawValue)' needs a memory store") }
             let t0 = Date()
             let hits = try memory.query(question, k: options.k, mode: options.mode, filter: SearchFilter(namespace: options.namespace))
+            (sources, memories) = try self.memories(question, hits: hits, memory: memory, options: options)
             retrievalSeconds = Date().timeIntervalSince(t0)
-            sources = AskSource.numbered(hits)
-            if options.context.needsProjector {
-                guard let projector else { throw ModelError(.badInput, "context mode '\(options.context.rawValue)' needs a projector") }
-                vectors = try projector.project(memory.storedVectors(of: hits))
-            }
         }
-        let memories = options.context.memories(texts: sources.map(\.text), vectors: vectors)
         let (messages, softs) = MemoryPrompt.answerMessages(question, memories: memories)
         let prompt = MemoryPrompt(llm: model)
         let render: (String) throws -> [DecoderInput] = { try prompt.inputs($0, softs: softs) }

@@ -18,18 +18,16 @@ public enum MemoryContext: String, Sendable, CaseIterable, Codable {
     case soft
     /// Each memory as its soft token followed by its text.
     case softText = "soft+text"
+    /// The sentences of the memories closest to the question, under a token budget (`SentenceSelection`).
+    case sentences
+    /// Those sentences, each as one soft token (its stored sentence vector through the projector).
+    case softSentences = "soft-sentences"
+    /// Each memory's soft token followed by its chosen sentences.
+    case softPlusSentences = "soft+sentences"
 
-    public var needsProjector: Bool { self == .soft || self == .softText }
-
-    /// Memories as they go into the prompt.
-    public func memories(texts: [String], vectors: [[Float]]) -> [PromptMemory] {
-        switch self {
-        case .none: []
-        case .text: texts.map { .text($0) }
-        case .soft: vectors.map { .soft($0) }
-        case .softText: zip(vectors, texts).map { .softAndText($0, $1) }
-        }
-    }
+    public var needsProjector: Bool { [.soft, .softText, .softSentences, .softPlusSentences].contains(self) }
+    /// Whether the memories are cut down to their sentences closest to the question.
+    public var choosesSentences: Bool { [.sentences, .softSentences, .softPlusSentences].contains(self) }
 }
 
 /// The prompts that carry memories, shared by `mnemo ask` and projector training so that a

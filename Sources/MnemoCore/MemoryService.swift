@@ -42,13 +42,19 @@ public struct IndexReport: Sendable, Codable {
     public var chunks = 0
     public var embedded = 0
     public var reusedEmbeddings = 0
+    /// Sentences stored with the chunks, and how many of them needed the encoder (the rest were reused).
+    public var sentences = 0
+    public var sentencesEmbedded = 0
+    /// Chunks of an older store (schema 1) whose sentence vectors this run filled in.
+    public var chunksMigrated = 0
     public var skipped: [Skipped] = []
     public var warnings: [String] = []
     public var seconds = 0.0
 
     enum CodingKeys: String, CodingKey {
         case files, added, replaced, unchanged, chunks, embedded, skipped, warnings, seconds
-        case reusedEmbeddings = "reused_embeddings"
+        case sentences
+        case reusedEmbeddings = "reused_embeddings", sentencesEmbedded = "sentences_embedded", chunksMigrated = "chunks_migrated"
     }
 }
 
@@ -83,6 +89,7 @@ public final class MemoryService {
     public func index(paths: [String], options: IndexOptions, progress: ((IndexProgress) -> Void)? = nil) throws -> IndexReport {
         let start = Date()
         var report = IndexReport()
+        report.chunksMigrated = try fillInSentences()
         let (files, skipped) = DocumentReader.collect(paths: paths)
         report.skipped = skipped.map { .init(path: $0.path, reason: $0.reason) }
         var lastFlush = Date()
@@ -143,18 +150,86 @@ public final class MemoryService {
         for (item, v) in zip(toEmbed, embedded) { vectors[item.hash] = v }
         report.embedded += toEmbed.count
 
+        let sentences = try Self.embedSentences(of: chunks.map(\.text), encoder: encoder) { h in
+            try vectors[h] ?? store.sentenceEmbedding(forContentHash: h)
+        }
+        report.sentences += sentences.rows.reduce(0) { $0 + $1.count }
+        report.sentencesEmbedded += sentences.embedded
+
         var docMetadata = options.metadata
         docMetadata["format"] = document.format.rawValue
-        let newChunks = zip(chunks, hashes).compactMap { chunk, h -> NewChunk? in
+        let newChunks = zip(zip(chunks, hashes), sentences.rows).compactMap { pair, rows -> NewChunk? in
+            let (chunk, h) = pair
             guard let v = vectors[h] else { return nil }
             return NewChunk(text: chunk.text, byteRange: chunk.byteRange,
                             metadata: docMetadata.merging(chunk.metadata) { doc, _ in doc },
-                            contentHash: h, embedding: v)
+                            contentHash: h, embedding: v, sentences: rows)
         }
         try store.upsert(NewDocument(source: source, namespace: options.namespace, format: document.format.rawValue,
                                      contentHash: hash, bytes: bytes.count, metadata: docMetadata, chunks: newChunks))
         if existing == nil { report.added += 1 } else { report.replaced += 1 }
         report.chunks += newChunks.count
+    }
+
+    // MARK: - Sentences
+
+    /// Every sentence of each text (`SentenceSplitter`) with its vector: a vector `known` returns for the
+    /// sentence's content hash is reused, each other distinct sentence is embedded once.
+    public static func embedSentences(of texts: [String], encoder: SentenceEncoder, known: (String) throws -> [Float]?) throws
+        -> (rows: [[NewSentence]], embedded: Int) {
+        let split = texts.map { text -> [(range: Range<Int>, text: String, hash: String)] in
+            let bytes = Array(text.utf8)
+            return SentenceSplitter.byteRanges(text).map { r in
+                let sentence = String(decoding: bytes[r], as: UTF8.self)
+                return (r, sentence, SHA256.hex(sentence))
+            }
+        }
+        var vectors: [String: [Float]] = [:]
+        var toEmbed: [(hash: String, text: String)] = []
+        var queued = Set<String>()
+        for s in split.joined() where vectors[s.hash] == nil && !queued.contains(s.hash) {
+            if let v = try known(s.hash) { vectors[s.hash] = v } else { toEmbed.append((s.hash, s.text)); queued.insert(s.hash) }
+        }
+        for (item, v) in zip(toEmbed, try encoder.embed(toEmbed.map(\.text))) { vectors[item.hash] = v }
+        let rows = split.map { sentences in
+            sentences.compactMap { s in vectors[s.hash].map { NewSentence(byteRange: s.range, contentHash: s.hash, embedding: $0) } }
+        }
+        return (rows, toEmbed.count)
+    }
+
+    /// Fills in the sentence vectors of chunks stored before the store had them (schema 1), so that an
+    /// older store gains the `sentences` context mode without re-indexing; returns the chunks done.
+    @discardableResult
+    public func fillInSentences(progress: ((Int) -> Void)? = nil) throws -> Int {
+        guard store.isWritable, store.hasSentenceTable else { return 0 }
+        var done = 0
+        while true {
+            let batch = try store.chunksWithoutSentences(limit: 256)
+            if batch.isEmpty { return done }
+            let rows = try Self.embedSentences(of: batch.map(\.text), encoder: encoder) { try store.sentenceEmbedding(forContentHash: $0) }.rows
+            try store.addSentences(zip(batch, rows).map { ($0.id, $1) })
+            done += batch.count
+            progress?(done)
+        }
+    }
+
+    /// The sentences of each hit's chunk with their vectors, in order: stored ones, or (a chunk stored
+    /// without them, in a store this process cannot write) split and embedded now.
+    public func sentences(of hits: [QueryHit]) throws -> [[StoredSentence]] {
+        let stored = try store.sentences(ofChunks: hits.map(\.chunk.id))
+        let missing = hits.filter { stored[$0.chunk.id] == nil }
+        var computed: [Int64: [StoredSentence]] = [:]
+        if !missing.isEmpty {
+            let rows = try Self.embedSentences(of: missing.map(\.chunk.text), encoder: encoder) { try store.sentenceEmbedding(forContentHash: $0) }.rows
+            for (hit, sentences) in zip(missing, rows) {
+                let bytes = Array(hit.chunk.text.utf8)
+                computed[hit.chunk.id] = sentences.enumerated().map { i, s in
+                    StoredSentence(ordinal: i, text: String(decoding: bytes[s.byteRange], as: UTF8.self), embedding: s.embedding)
+                }
+            }
+            if store.isWritable, store.hasSentenceTable { try store.addSentences(zip(missing, rows).map { ($0.chunk.id, $1) }) }
+        }
+        return hits.map { stored[$0.chunk.id] ?? computed[$0.chunk.id] ?? [] }
     }
 
     // MARK: - Query

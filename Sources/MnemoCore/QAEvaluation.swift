@@ -83,6 +83,7 @@ public enum QAEvaluation {
 
     public static func run(questions: [SquadDataset.Question], memory: MemoryService, llm: LanguageModel, projector: Projector?,
                            configurations: [Configuration], mode: QueryMode = .hybrid, tools: [String] = [], maxTokens: Int = 32,
+                           sentences: SentenceSelection = SentenceSelection(),
                            progress: (Int) -> Void = { _ in }) throws -> (results: [Result], answers: [Answer]) {
         guard configurations.allSatisfy({ !$0.context.needsProjector }) || projector != nil else {
             throw ModelError(.badInput, "soft contexts need a projector")
@@ -97,6 +98,7 @@ public enum QAEvaluation {
                 options.context = c.context
                 options.k = max(1, c.k)
                 options.mode = mode
+                options.sentences = sentences
                 options.tools = tools
                 options.generation = GenerationParameters(maxTokens: maxTokens, sampling: .greedy)
                 let r = try service.ask(q.text, options: options)

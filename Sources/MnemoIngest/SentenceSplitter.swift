@@ -31,6 +31,11 @@ public enum SentenceSplitter {
         return result
     }
 
+    /// The same boundaries as UTF-8 byte offsets into `text`.
+    public static func byteRanges(_ text: String) -> [Range<Int>] {
+        text.utf8.withContiguousStorageIfAvailable { splitUTF8($0) } ?? Array(text.utf8).withUnsafeBufferPointer { splitUTF8($0) }
+    }
+
     /// The same boundaries as UTF-8 offsets into `b`; what the chunker uses.
     static func splitUTF8(_ b: UnsafeBufferPointer<UInt8>) -> [Range<Int>] {
         let n = b.count

@@ -212,19 +212,21 @@ public final class MemoryHub: Sendable {
         let bytes = text.utf8.count
         let document = ExtractedDocument(source: source, format: .text,
                                          segments: [ExtractedSegment(text: text, byteRange: 0..<bytes, textOffset: 0)])
-        let (chunks, vectors) = try await embedSlots.withPermit {
+        let (chunks, vectors, sentences) = try await embedSlots.withPermit {
             try await offload(self.readQueue) {
                 let chunks = Chunker.chunk(document, options: ChunkingOptions(), countTokens: encoder.tokenizer.count)
-                return (chunks, try encoder.embed(chunks.map(\.text)))
+                let vectors = try encoder.embed(chunks.map(\.text))
+                let byHash = Dictionary(zip(chunks.map { SHA256.hex($0.text) }, vectors)) { a, _ in a }
+                return (chunks, vectors, try MemoryService.embedSentences(of: chunks.map(\.text), encoder: encoder) { byHash[$0] }.rows)
             }
         }
         guard !chunks.isEmpty else { throw APIError.invalid("text", "'text' has no indexable text.") }
 
         var docMetadata = metadata
         docMetadata["format"] = docMetadata["format"] ?? "text"
-        let newChunks = zip(chunks, vectors).map { chunk, vector in
-            NewChunk(text: chunk.text, byteRange: chunk.byteRange, metadata: docMetadata.merging(chunk.metadata) { doc, _ in doc },
-                     contentHash: SHA256.hex(chunk.text), embedding: vector)
+        let newChunks = zip(zip(chunks, vectors), sentences).map { pair, rows in
+            NewChunk(text: pair.0.text, byteRange: pair.0.byteRange, metadata: docMetadata.merging(pair.0.metadata) { doc, _ in doc },
+                     contentHash: SHA256.hex(pair.0.text), embedding: pair.1, sentences: rows)
         }
         let newDocument = NewDocument(source: source, namespace: namespace, format: "text", contentHash: hash,
                                       bytes: bytes, metadata: docMetadata, chunks: newChunks)

@@ -7,12 +7,42 @@ public struct NewChunk: Sendable {
     public var metadata: [String: String]
     public var contentHash: String
     public var embedding: [Float]
+    /// The chunk's sentences with their vectors (none: the chunk is stored without them).
+    public var sentences: [NewSentence]
 
-    public init(text: String, byteRange: Range<Int>, metadata: [String: String], contentHash: String, embedding: [Float]) {
+    public init(text: String, byteRange: Range<Int>, metadata: [String: String], contentHash: String, embedding: [Float],
+                sentences: [NewSentence] = []) {
         self.text = text
         self.byteRange = byteRange
         self.metadata = metadata
         self.contentHash = contentHash
+        self.embedding = embedding
+        self.sentences = sentences
+    }
+}
+
+/// One sentence of a chunk: UTF-8 byte offsets into the chunk's text, and its vector.
+public struct NewSentence: Sendable {
+    public var byteRange: Range<Int>
+    public var contentHash: String
+    public var embedding: [Float]
+
+    public init(byteRange: Range<Int>, contentHash: String, embedding: [Float]) {
+        self.byteRange = byteRange
+        self.contentHash = contentHash
+        self.embedding = embedding
+    }
+}
+
+/// A stored sentence as `sentences(ofChunks:)` returns it.
+public struct StoredSentence: Sendable, Equatable {
+    public var ordinal: Int
+    public var text: String
+    public var embedding: [Float]
+
+    public init(ordinal: Int, text: String, embedding: [Float]) {
+        self.ordinal = ordinal
+        self.text = text
         self.embedding = embedding
     }
 }
@@ -138,6 +168,13 @@ public final class MemoryStore {
     private var tombstones: Set<Int64> = []
     private var dirty = false
     private var loadedFile: String?
+    /// The schema this store has: a reader may open a store one migration behind (no sentence table).
+    private let schemaVersion: Int
+
+    /// Whether sentence vectors can be stored and read here (schema 2 or later).
+    public var hasSentenceTable: Bool { schemaVersion >= 2 }
+    /// Whether this store was opened for writing.
+    public var isWritable: Bool { lock != nil }
 
     static let databaseName = "mnemo.sqlite"
     static let manifestName = "manifest.json"
@@ -161,7 +198,7 @@ public final class MemoryStore {
             lock = nil
             manifest = try Self.checkedManifest(manifestPath, directory: directory, encoder: encoder, dimension: dimension)
             db = try Self.openDatabase(databasePath)
-            try migrator.requireCurrent(db)
+            schemaVersion = try migrator.requireReadable(db, minimum: 1)
         case .write(let kind):
             do { try fm.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
                 throw StoreError(.io, "\(directory): cannot create the store directory (\(error.localizedDescription))")
@@ -170,6 +207,7 @@ public final class MemoryStore {
             if exists { _ = try Self.checkedManifest(manifestPath, directory: directory, encoder: encoder, dimension: dimension) }
             db = try Self.openDatabase(databasePath)
             try migrator.migrate(db)
+            schemaVersion = Schema.migrations.count
             if !exists { try StoreManifest(encoder: encoder, dimension: dimension, index: kind).write(manifestPath) }
             manifest = try Self.checkedManifest(manifestPath, directory: directory, encoder: encoder, dimension: dimension)
         }
@@ -403,6 +441,77 @@ public final class MemoryStore {
         return try decodeEmbedding(blob, chunk: id)
     }
 
+    /// A stored vector for identical sentence text (from a sentence or a one-sentence chunk).
+    public func sentenceEmbedding(forContentHash hash: String) throws -> [Float]? {
+        if hasSentenceTable,
+           let row = try db.query("SELECT chunk_id, embedding FROM sentences WHERE content_hash = ? LIMIT 1", [.text(hash)]).first,
+           let id = row[0].int, let blob = row[1].data {
+            return try decodeEmbedding(blob, chunk: id)
+        }
+        return try embedding(forContentHash: hash)
+    }
+
+    /// The stored sentences of each chunk, in order; a chunk without stored sentences is absent.
+    public func sentences(ofChunks ids: [Int64]) throws -> [Int64: [StoredSentence]] {
+        guard hasSentenceTable, !ids.isEmpty else { return [:] }
+        var out: [Int64: [StoredSentence]] = [:]
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let batch = ids[start..<min(start + 500, ids.count)]
+            let placeholders = Array(repeating: "?", count: batch.count).joined(separator: ",")
+            let rows = try db.query("""
+                SELECT s.chunk_id, s.ordinal, s.start_byte, s.end_byte, s.embedding, c.text FROM sentences s
+                JOIN chunks c ON c.id = s.chunk_id WHERE s.chunk_id IN (\(placeholders)) ORDER BY s.chunk_id, s.ordinal
+                """, batch.map { .integer($0) })
+            for row in rows {
+                guard let id = row[0].int, let blob = row[4].data else { continue }
+                let text = Array((row[5].string ?? "").utf8)
+                let lo = Int(row[2].int ?? 0), hi = Int(row[3].int ?? 0)
+                guard 0 <= lo, lo <= hi, hi <= text.count else {
+                    throw StoreError(.corrupt, "\(directory): sentence \(row[1].int ?? 0) of chunk \(id) has offsets \(lo)..<\(hi) outside its \(text.count)-byte text")
+                }
+                out[id, default: []].append(StoredSentence(ordinal: Int(row[1].int ?? 0), text: String(decoding: text[lo..<hi], as: UTF8.self),
+                                                           embedding: try decodeEmbedding(blob, chunk: id)))
+            }
+        }
+        return out
+    }
+
+    /// Chunks stored without sentence rows (before schema 2), `limit` at a time, oldest first.
+    public func chunksWithoutSentences(limit: Int) throws -> [(id: Int64, text: String)] {
+        guard hasSentenceTable else { return [] }
+        return try db.query("""
+            SELECT id, text FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM sentences s WHERE s.chunk_id = c.id) ORDER BY id LIMIT ?
+            """, [.integer(Int64(limit))]).compactMap { row in row[0].int.map { ($0, row[1].string ?? "") } }
+    }
+
+    /// Stores the sentences of chunks already stored (filling in a store made before schema 2), in one
+    /// transaction; a chunk deleted meanwhile is skipped.
+    public func addSentences(_ byChunk: [(chunkID: Int64, sentences: [NewSentence])]) throws {
+        try requireWriter()
+        try db.transaction {
+            let insert = try db.prepare(Self.insertSentence)
+            for (id, sentences) in byChunk {
+                guard try db.query("SELECT 1 FROM chunks WHERE id = ?", [.integer(id)]).first != nil else { continue }
+                try insertSentences(sentences, chunk: id, with: insert)
+            }
+        }
+    }
+
+    private static let insertSentence = "INSERT OR REPLACE INTO sentences (chunk_id, ordinal, start_byte, end_byte, content_hash, embedding) VALUES (?, ?, ?, ?, ?, ?)"
+
+    private func insertSentences(_ sentences: [NewSentence], chunk id: Int64, with insert: SQLiteStatement) throws {
+        for (ordinal, sentence) in sentences.enumerated() {
+            guard sentence.embedding.count == manifest.dimension else {
+                throw StoreError(.badInput, "chunk \(id): a sentence embedding has \(sentence.embedding.count) dimensions, the store \(manifest.dimension)")
+            }
+            try insert.run([
+                .integer(id), .integer(Int64(ordinal)), .integer(Int64(sentence.byteRange.lowerBound)),
+                .integer(Int64(sentence.byteRange.upperBound)), .text(sentence.contentHash),
+                .blob(sentence.embedding.withUnsafeBufferPointer { Data(buffer: $0) }),
+            ])
+        }
+    }
+
     /// A chunk's stored sentence vector (the source of truth, not FAISS's copy): what a soft token is made of.
     public func embedding(ofChunk id: Int64) throws -> [Float]? {
         guard let blob = try db.query("SELECT embedding FROM chunks WHERE id = ?", [.integer(id)]).first?.first?.data else { return nil }
@@ -456,6 +565,7 @@ public final class MemoryStore {
                 INSERT INTO chunks (document_id, namespace, ordinal, text, start_byte, end_byte, metadata, content_hash, embedding)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
+            let insertSentence = try db.prepare(Self.insertSentence)
             var ids: [Int64] = []
             for (ordinal, chunk) in document.chunks.enumerated() {
                 let blob = chunk.embedding.withUnsafeBufferPointer { Data(buffer: $0) }
@@ -466,6 +576,7 @@ public final class MemoryStore {
                     .text(chunk.contentHash), .blob(blob),
                 ])
                 ids.append(db.lastInsertRowID)
+                try insertSentences(chunk.sentences, chunk: db.lastInsertRowID, with: insertSentence)
             }
             return (old, ids)
         }

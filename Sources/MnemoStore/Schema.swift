@@ -50,5 +50,20 @@ enum Schema {
             UPDATE store_state SET value = value + 1 WHERE key = 'changes';
         END;
         """,
+        // 2: one vector per sentence of every chunk (context mode `sentences`). Offsets are UTF-8 bytes
+        // into the chunk's text; identical sentence text is embedded once (looked up by content hash).
+        // Chunks stored before this migration have no rows until `mnemo index` fills them in.
+        """
+        CREATE TABLE sentences (
+            chunk_id INTEGER NOT NULL REFERENCES chunks (id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            start_byte INTEGER NOT NULL,
+            end_byte INTEGER NOT NULL,
+            content_hash TEXT NOT NULL,
+            embedding BLOB NOT NULL,
+            PRIMARY KEY (chunk_id, ordinal)
+        );
+        CREATE INDEX sentences_by_hash ON sentences (content_hash);
+        """,
     ]
 }

@@ -38,6 +38,29 @@ import Testing
         #expect(json["retrieval_seconds"] is Double && json["prefill_seconds"] is Double && json["decode_seconds"] is Double)
     }
 
+    /// `--context sentences`: the same question answered from the sentences closest to it, in far
+    /// fewer context tokens than the chunks' whole text; each source shows the sentences given.
+    @Test func sentencesContextAnswersFromFewerTokens_realModel() throws {
+        let store = try Self.store.get()
+        func ask(_ context: String) throws -> [String: Any] {
+            let r = try mnemo(["ask", "How long does the red lentil soup simmer?", "--store", store.path, "--model", "qwen-0.5b",
+                               "--max-tokens", "24", "--no-tools", "--context", context, "--sentence-budget", "48", "--json"])
+            #expect(r.status == 0, "\(r.stderr)")
+            return try #require(r.json, "\(r.stdout)")
+        }
+        let text = try ask("text"), sentences = try ask("sentences")
+        let answer = try #require(sentences["answer"] as? String)
+        #expect(answer.contains("25") || answer.lowercased().contains("twenty"), "\(answer)")
+        let few = try #require(sentences["context_tokens"] as? Int), all = try #require(text["context_tokens"] as? Int)
+        #expect(few > 0 && few * 3 <= all, "sentences \(few) vs text \(all) context tokens")
+        let sources = try #require(sentences["sources"] as? [[String: Any]])
+        #expect(!sources.isEmpty && sources.count <= 3)
+        #expect(sources.map { $0["number"] as? Int } == Array(1...sources.count))
+        #expect(sources.contains { ($0["text"] as? String)?.contains("25") == true })
+        let chunkTexts = try #require(text["sources"] as? [[String: Any]]).compactMap { $0["text"] as? String }
+        #expect(sources.allSatisfy { s in chunkTexts.contains { $0.count > (s["text"] as? String ?? "").count } })
+    }
+
     @Test func contextNoneAsksTheQuestionAlone_realModel() throws {
         // No store is needed: nothing is retrieved.
         let r = try mnemo(["ask", "Reply with the single word: yes", "--context", "none", "--store", "/nonexistent/store",

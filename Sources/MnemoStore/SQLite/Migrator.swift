@@ -15,12 +15,14 @@ struct Migrator {
         }
     }
 
-    /// Readers never change the schema: they need it current.
-    func requireCurrent(_ db: SQLiteDatabase) throws {
+    /// Readers never change the schema: they need at least `minimum`; returns the version found, so
+    /// that a reader of an older store can go without what later migrations added.
+    func requireReadable(_ db: SQLiteDatabase, minimum: Int) throws -> Int {
         let current = try version(db)
-        guard current == migrations.count else {
-            throw StoreError(.incompatible, "\(db.path): schema version \(current), this mnemo expects \(migrations.count); open it once for writing (e.g. `mnemo index`) to migrate")
+        guard current >= minimum else {
+            throw StoreError(.incompatible, "\(db.path): schema version \(current), this mnemo reads \(minimum) or later; open it once for writing (e.g. `mnemo index`) to migrate")
         }
+        return current
     }
 
     /// The schema version; a database newer than this program is an error.

@@ -17,6 +17,7 @@ struct AskCommand: ParsableCommand {
         Examples:
           mnemo ask "When is the boiler's next service due?" --store ~/memory
           mnemo ask "How long does the lentil soup simmer?" -k 5 --mode bm25 --json
+          mnemo ask "Who repaired the boiler?" --context sentences --sentence-budget 64
           mnemo ask "Who built the first lighthouse?" --model smollm2 --context soft -k 3 --store Index
           mnemo ask "What is 17% of 2,340,000?" --context none
           mnemo ask "How many orders were cancelled?" --context none --tools sql --db Examples/shop.sqlite
@@ -27,8 +28,13 @@ struct AskCommand: ParsableCommand {
     @Argument(help: "The question.")
     var question: String
 
-    @Option(help: "How memories reach the model: none, text, soft (one soft token each, through the model's projector) or soft+text.")
+    @Option(help: ArgumentHelp("""
+        How memories reach the model: none, text, sentences (the sentences closest to the question, under         --sentence-budget), soft (one soft token each, through the model's projector), soft+text,         soft-sentences (one soft token per chosen sentence) or soft+sentences.
+        """, valueName: "mode"))
     var context: MemoryContext = .text
+
+    @Option(help: "For the sentence modes: most model tokens the chosen sentences take.")
+    var sentenceBudget = SentenceSelection().budget
 
     @Option(help: "Projector for the soft modes (default: the installed one for the model).")
     var projector: String?
@@ -56,6 +62,7 @@ struct AskCommand: ParsableCommand {
             throw ValidationError("the question is empty: mnemo ask \"QUESTION\"")
         }
         guard (1...50).contains(k) else { throw ValidationError("-k must be between 1 and 50") }
+        guard sentenceBudget > 0 else { throw ValidationError("--sentence-budget must be > 0") }
     }
 
     func run() throws {
@@ -63,6 +70,7 @@ struct AskCommand: ParsableCommand {
         options.context = context
         options.k = k
         options.mode = mode
+        options.sentences.budget = sentenceBudget
         options.namespace = namespace
         options.tools = try toolOptions.names()
         options.sqlDatabase = options.tools.contains("sql") ? toolOptions.databasePath : nil

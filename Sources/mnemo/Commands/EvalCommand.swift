@@ -31,6 +31,12 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "Target chunk size in tokens.")
         var chunkTokens = 128
 
+        @Option(help: "Sentence modes: most model tokens the chosen sentences take.")
+        var sentenceBudget = SentenceSelection().budget
+
+        @Option(help: "Sentence modes: weight of the question's words found in a sentence, beside its vector's cosine.")
+        var termWeight = SentenceSelection().termWeight
+
         @Option(help: "Write the chunks and questions as JSONL here (for the reference script).")
         var dump: String?
 
@@ -80,7 +86,7 @@ extension EvalCommand {
         @Option(help: "A SQuAD 2.0 JSON file.")
         var squad: String
 
-        @Option(help: "Context modes (repeatable; default: none, text, soft, soft+text).")
+        @Option(help: "Context modes (repeatable; default: all of none, text, soft, soft+text, sentences, soft-sentences, soft+sentences).")
         var context: [MemoryContext] = MemoryContext.allCases
 
         @Option(name: .short, help: "Memories per question (repeatable; default: 1 and 3).")
@@ -104,6 +110,12 @@ extension EvalCommand {
         @Option(help: "Target chunk size in tokens.")
         var chunkTokens = 128
 
+        @Option(help: "Sentence modes: most model tokens the chosen sentences take.")
+        var sentenceBudget = SentenceSelection().budget
+
+        @Option(help: "Sentence modes: weight of the question's words found in a sentence, beside its vector's cosine.")
+        var termWeight = SentenceSelection().termWeight
+
         @Option(help: "Most tokens per answer.")
         var maxTokens = 32
 
@@ -120,6 +132,7 @@ extension EvalCommand {
 
         func validate() throws {
             guard k.allSatisfy({ $0 > 0 && $0 <= 20 }) else { throw ValidationError("-k must be within 1…20") }
+            guard sentenceBudget > 0 else { throw ValidationError("--sentence-budget must be > 0") }
             guard limit >= 0, offset >= 0, unanswerable >= 0, maxTokens > 0 else {
                 throw ValidationError("--limit, --offset and --unanswerable must be ≥ 0 and --max-tokens > 0")
             }
@@ -147,7 +160,8 @@ extension EvalCommand {
             let bar = ProgressBar(total: questions.count, label: "questions")
             let (results, predictions) = try QAEvaluation.run(questions: questions, memory: memory, llm: llm, projector: projection,
                                                               configurations: configurations, mode: mode, tools: tools.map { _ in ["calc"] } ?? [],
-                                                              maxTokens: maxTokens) { bar.update($0) }
+                                                              maxTokens: maxTokens,
+                                                              sentences: SentenceSelection(budget: sentenceBudget, termWeight: termWeight)) { bar.update($0) }
             bar.finish()
             if let answers {
                 var lines = Data()

@@ -73,9 +73,10 @@ struct IndexCommand: ParsableCommand {
             if failed { throw ExitCode.failure }
             return
         }
-        print(String(format: "indexed %d file(s): %d added, %d replaced, %d unchanged; %d chunks (%d embedded, %d reused) in %.1f s → %@",
+        print(String(format: "indexed %d file(s): %d added, %d replaced, %d unchanged; %d chunks (%d embedded, %d reused), %d sentences (%d embedded) in %.1f s → %@",
                      report.files, report.added, report.replaced, report.unchanged, report.chunks, report.embedded,
-                     report.reusedEmbeddings, report.seconds, storeOptions.directory))
+                     report.reusedEmbeddings, report.sentences, report.sentencesEmbedded, report.seconds, storeOptions.directory))
+        if report.chunksMigrated > 0 { print("filled in the sentence vectors of \(report.chunksMigrated) chunk(s) stored before the store had them") }
         for w in report.warnings { Terminal.printError("warning: \(w)") }
         if !report.skipped.isEmpty {
             print("skipped \(report.skipped.count):")
