@@ -15,7 +15,8 @@ head -n 4 Examples/queries.txt | while IFS= read -r question; do
   "$BIN" query "$question" --store "$STORE" -k 2
 done
 
-# Answers from the notes, in the default mode (text notes, hybrid retrieval, tools only for computations).
+# Answers from the notes, in the default mode (the sentences of the 3 best chunks closest to the question,
+# hybrid retrieval, tools only for computations).
 for question in "When is the boiler's next service due, and who did the last one?" \
                 "How long does the red lentil soup simmer?"; do
   echo

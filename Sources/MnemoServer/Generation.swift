@@ -33,6 +33,13 @@ public protocol TextGenerator: Sendable {
     /// Generates after `prompt`, handing each piece of text to `onPiece` (which may stop it).
     func generate(prompt: [Int32], parameters: GenerationParameters,
                   onPiece: (String) -> GenerationControl) throws -> GenerationOutcome
+    /// Tokens `text` takes in a prompt: the unit of the sentence modes' budget. Safe from any thread.
+    func countTokens(_ text: String) -> Int
+}
+
+extension TextGenerator {
+    /// Words, for generators without a tokenizer (the tests' scripted double).
+    public func countTokens(_ text: String) -> Int { text.split(separator: " ").count }
 }
 
 /// The GGUF decoder as a `TextGenerator`.
@@ -44,6 +51,8 @@ public struct LanguageModelGenerator: TextGenerator {
     public func prompt(for messages: [ChatMessage]) throws -> [Int32] {
         model.encode(try model.chatPrompt(messages))
     }
+
+    public func countTokens(_ text: String) -> Int { model.tokenizer.encode(text, addBOS: false).count }
 
     public func generate(prompt: [Int32], parameters: GenerationParameters,
                          onPiece: (String) -> GenerationControl) throws -> GenerationOutcome {
@@ -71,6 +80,8 @@ public final class GenerationQueue: Sendable {
     private let loader: @Sendable () throws -> any TextGenerator
     private let queue = DispatchQueue(label: "mnemo.generation")
     private let state = Locked(State())
+    /// Held while the model loads, so that two first requests load it once.
+    private let loading = NSLock()
 
     private struct State {
         /// Reserved: generating, waiting, or holding a ticket not yet used.
@@ -107,6 +118,12 @@ public final class GenerationQueue: Sendable {
         deinit { release() }
     }
 
+    /// Counts tokens as the model does (loading it if no request has yet).
+    public func countTokens(_ text: String) throws -> Int { try loadedGenerator().countTokens(text) }
+
+    /// `countTokens` as a closure for `MemoryHub.notes` (0 if the model cannot load: generation reports that).
+    public var tokenCounter: @Sendable (String) -> Int { { [self] in (try? self.countTokens($0)) ?? 0 } }
+
     /// Takes a place, or throws 503 when `capacity` requests are already waiting behind the running one.
     public func reserve() throws -> Ticket {
         let ok = state.withLock { s -> Bool in
@@ -129,6 +146,9 @@ public final class GenerationQueue: Sendable {
 
     /// Loads the model now (on the generation thread) unless it is loaded.
     func loadedGenerator() throws -> any TextGenerator {
+        if let generator = state.withLock({ $0.generator }) { return generator }
+        loading.lock()
+        defer { loading.unlock() }
         if let generator = state.withLock({ $0.generator }) { return generator }
         let generator = try loader()
         state.withLock { $0.generator = generator }

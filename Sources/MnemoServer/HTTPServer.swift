@@ -359,8 +359,9 @@ struct Routes: Sendable {
             if let lastUser { history.remove(at: lastUser) }
             let k = options.k ?? AskOptions().k
             guard (1...20).contains(k) else { throw APIError.invalid("mnemo.k", "'mnemo.k' must be between 1 and 20.") }
-            let hits = try await memory.search(MemorySearch(query: query, k: k, mode: mode, namespace: options.namespace,
-                                                            conditions: (options.where ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+            let request = MemorySearch(query: query, k: k, mode: mode, namespace: options.namespace,
+                                       conditions: (options.where ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            let hits = try await memory.notes(request, question: question, context: AskOptions.textContext, countTokens: generation.tokenCounter)
             metrics.add(.memorySearches)
             messages = MemoryPrompt.answerMessages(question, memories: hits.map { .text($0.text) }, history: history).messages
             sources = hits

@@ -221,7 +221,8 @@ public struct Ask: Sendable {
                        maxTokens: Int = 256) async throws -> Answer {
         guard (1...20).contains(k) else { throw APIError.invalid("k", "'k' must be between 1 and 20.") }
         guard (1...2048).contains(maxTokens) else { throw APIError.invalid("max_tokens", "'max_tokens' must be between 1 and 2048.") }
-        let hits = try await memory.search(MemorySearch(query: question, k: k, mode: mode, namespace: namespace))
+        let hits = try await memory.notes(MemorySearch(query: question, k: k, mode: mode, namespace: namespace), question: question,
+                                          context: AskOptions.textContext, countTokens: generation.tokenCounter)
         generation.metrics.add(.memorySearches)
         let messages = MemoryPrompt.answerMessages(question, memories: hits.map { .text($0.text) }).messages
         let ticket = try generation.reserve()

@@ -141,7 +141,18 @@ public final class MemoryHub: Sendable {
         }
     }
 
+    /// Words: the token count of a caller without a model.
+    @Sendable public static func words(_ text: String) -> Int { text.split(separator: " ").count }
+
     public func search(_ request: MemorySearch) async throws -> [MemoryHit] {
+        try await notes(request, question: request.query, context: .text)
+    }
+
+    /// The notes an answer from memory reads, as `AskService` makes them in a text context mode: the
+    /// hits, or for the sentence modes each hit cut to its sentences closest to `question` (the hits
+    /// that keep none are left out), counted in the answering model's tokens by `countTokens`.
+    public func notes(_ request: MemorySearch, question: String, context: MemoryContext, selection: SentenceSelection = SentenceSelection(),
+                      countTokens: @escaping @Sendable (String) -> Int = MemoryHub.words) async throws -> [MemoryHit] {
         let query = request.query.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !query.isEmpty else { throw APIError.invalid("query", "'query' must not be empty.") }
         guard query.count <= limits.maxQueryCharacters else {
@@ -151,7 +162,14 @@ public final class MemoryHub: Sendable {
         let filter = SearchFilter(namespace: request.namespace, metadata: request.conditions)
         let (k, mode) = (request.k, request.mode)
         return try await withReader { service in
-            try service.query(query, k: k, mode: mode, filter: filter).map(MemoryHit.init)
+            let hits = try service.query(query, k: k, mode: mode, filter: filter)
+            guard context.choosesSentences else { return hits.map(MemoryHit.init) }
+            let cut = try service.closestSentences(question, hits: hits, selection: selection, countTokens: countTokens)
+            return zip(cut.hits, cut.sources).map { hit, source in
+                var h = MemoryHit(hit)
+                h.text = source.text
+                return h
+            }
         }
     }
 

@@ -19,7 +19,7 @@ import Testing
     @Test func answersFromTheCorpusWithSources_realModel() throws {
         let store = try Self.store.get()
         let r = try mnemo(["ask", "How long does the red lentil soup simmer?", "--store", store.path, "--model", "qwen-0.5b",
-                           "--max-tokens", "48", "--no-tools", "--json"])
+                           "--max-tokens", "48", "--no-tools", "--context", "text", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
         let json = try #require(r.json, "\(r.stdout)")
         let sources = try #require(json["sources"] as? [[String: Any]])

@@ -274,8 +274,13 @@ import Testing
         let conversations = server.generator.conversations
         #expect(conversations.count == 2)
         #expect(conversations.first == conversations.last)
-        let hits = try await server.services.memory.search(MemorySearch(query: "Where is the spare key?", k: AskOptions().k, mode: AskOptions().mode))
-        #expect(conversations.first == MemoryPrompt.answerMessages("Where is the spare key?", memories: hits.map { .text($0.text) }).messages)
+        // The notes `mnemo ask` gives in its default mode (the sentences closest to the question, counted
+        // in the scripted model's tokens: words).
+        #expect(AskOptions.textContext == AskOptions().context)
+        let notes = try await server.services.memory.notes(MemorySearch(query: "Where is the spare key?", k: AskOptions().k, mode: AskOptions().mode),
+                                                           question: "Where is the spare key?", context: AskOptions().context)
+        #expect(notes.contains { $0.text == "The spare key is under the blue flowerpot by the shed." })
+        #expect(conversations.first == MemoryPrompt.answerMessages("Where is the spare key?", memories: notes.map { .text($0.text) }).messages)
     }
 
     @Test func chatStreamingAndStopSequencesRealModel() async throws {

@@ -9,6 +9,8 @@ public struct ChatOptions: Sendable {
     public var context = ChatContextOptions()
     /// Document chunks retrieved per message (0: none).
     public var documents = 3
+    /// Cut each retrieved chunk to its sentences closest to the message (nil: whole chunks).
+    public var documentSentences: SentenceSelection? = SentenceSelection()
     public var mode: QueryMode = .hybrid
     public var namespace: String?
     /// Tools the model may call: `calc`, `sql`.
@@ -151,7 +153,12 @@ public final class ChatSession {
             let close = zip(hits, try memory.storedVectors(of: hits)).filter {
                 ChatContextPlanner.dot($0.1, messageVector) >= options.context.recallThreshold
             }.map(\.0)
-            documents = AskSource.numbered(close)
+            if let selection = options.documentSentences, !close.isEmpty {
+                documents = try memory.closestSentences(message, questionVector: messageVector, hits: close, selection: selection,
+                                                        countTokens: { self.model.tokenizer.encode($0, addBOS: false).count }).sources
+            } else {
+                documents = AskSource.numbered(close)
+            }
         }
         return try planner.plan(system: options.systemPrompt, history: history, message: message,
                                 messageVector: messageVector, documents: documents)

@@ -8,8 +8,9 @@ struct AskCommand: ParsableCommand {
         commandName: "ask",
         abstract: "Answer a question from the memory store with the LLM, calling tools when it needs them.",
         discussion: """
-        Retrieves the K best chunks (hybrid search by default), gives them to the model as numbered notes \
-        before the question (--context text; --context none asks the question alone), and streams the \
+        Retrieves the K best chunks (hybrid search by default), gives the model their sentences closest to \
+        the question as numbered notes (--context sentences, the default; --context text gives whole \
+        chunks; --context none asks the question alone), and streams the \
         answer, then lists the sources. The model may call the calculator (exact arithmetic) and, with a \
         database, read-only SQL; a question that is only an expression ("2^100 / 3") goes straight to the \
         calculator. Greedy decoding unless --temperature is given.
@@ -31,7 +32,7 @@ struct AskCommand: ParsableCommand {
     @Option(help: ArgumentHelp("""
         How memories reach the model: none, text, sentences (the sentences closest to the question, under         --sentence-budget), soft (one soft token each, through the model's projector), soft+text,         soft-sentences (one soft token per chosen sentence) or soft+sentences.
         """, valueName: "mode"))
-    var context: MemoryContext = .text
+    var context: MemoryContext = AskOptions().context
 
     @Option(help: "For the sentence modes: most model tokens the chosen sentences take.")
     var sentenceBudget = SentenceSelection().budget

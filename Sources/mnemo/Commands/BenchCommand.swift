@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput (used by Tests/Scripts/bench-*.sh).",
-        subcommands: [Encoder.self, Store.self, Ingest.self, LLM.self, Samplers.self]
+        subcommands: [Encoder.self, Store.self, Ingest.self, LLM.self, Samplers.self, Ask.self]
     )
 
     struct Encoder: ParsableCommand {
