@@ -1,3 +1,4 @@
+import Foundation
 import MnemoCore
 import MnemoModels
 import Testing
@@ -44,6 +45,26 @@ import Testing
                   "How long does the red lentil soup simmer?", "What century did the Normans arrive in?"] {
             #expect(!ToolGate.needsCalculator(q), "\(q)")
         }
+    }
+
+    /// The gate measured on the repository's question sets: every arithmetic word problem of the tools
+    /// evaluation keeps the calculator (so `ask` keeps the tools' 57/129), and no Examples question about
+    /// the notes is offered it.
+    @Test func theGateKeepsEveryArithmeticQuestionAndNoNotesQuestion() throws {
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Examples")
+        let arithmetic = try String(contentsOf: examples.appendingPathComponent("eval/arithmetic.jsonl"), encoding: .utf8)
+            .split(separator: "\n").compactMap { line in
+                (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["question"] as? String
+            }
+        #expect(arithmetic.count == 129)
+        let missed = arithmetic.filter { !ToolGate.needsCalculator($0) }
+        #expect(missed.isEmpty, "\(missed.count) arithmetic questions lose the calculator: \(missed.prefix(3))")
+        let notes = try String(contentsOf: examples.appendingPathComponent("queries-answers.tsv"), encoding: .utf8)
+            .split(separator: "\n").dropFirst().compactMap { $0.split(separator: "\t").first.map(String.init) }
+        #expect(notes.count == 12)
+        let offered = notes.filter(ToolGate.needsCalculator)
+        #expect(offered.isEmpty, "\(offered)")
     }
 
     @Test func proseIsRefusedBeforeItReachesTheCalculator() {
