@@ -24,10 +24,26 @@ public struct ServerSettings: Sendable {
             throw ServerSettingsError("the token is empty or contains whitespace")
         }
         guard token != nil || Self.isLoopback(host) else {
-            throw ServerSettingsError("refusing to listen on \(host) without a token: anyone who can reach it could read and change the memory. Give --token-file FILE (or set MNEMO_TOKEN), or listen on 127.0.0.1")
+            throw ServerSettingsError("refusing to listen on \(host) without a token: anyone who can reach it could read and change the memory. Give --token-file FILE (or set MNEMO_TOKEN; `mnemo serve --new-token FILE` makes one), or listen on 127.0.0.1")
+        }
+        if let token, !Self.isLoopback(host), token.count < Self.minimumTokenLength {
+            throw ServerSettingsError("refusing to listen on \(host) with a \(token.count)-character token: beyond loopback it must have \(Self.minimumTokenLength) or more, or it can be guessed. `mnemo serve --new-token FILE` writes a random one")
         }
         guard (0...65535).contains(port) else { throw ServerSettingsError("port \(port) is outside 0-65535") }
         guard maxBodyBytes > 0 else { throw ServerSettingsError("the body limit must be positive") }
+    }
+
+    /// Shortest token accepted beyond loopback.
+    public static let minimumTokenLength = 32
+
+    /// A random token: 32 bytes from the system's generator, base64url without padding (43 characters).
+    public static func newToken() throws -> String {
+        guard let random = FileHandle(forReadingAtPath: "/dev/urandom") else { throw ServerSettingsError("cannot read /dev/urandom") }
+        defer { try? random.close() }
+        let bytes = random.readData(ofLength: 32)
+        guard bytes.count == 32 else { throw ServerSettingsError("/dev/urandom gave \(bytes.count) of 32 bytes") }
+        return bytes.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
     }
 
     /// Whether `host` names this machine's loopback interface only.

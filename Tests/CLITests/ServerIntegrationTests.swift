@@ -19,6 +19,32 @@ import Testing
         let emptyToken = try mnemo(["serve", "--host", "0.0.0.0", "--token-file", empty.path, "--store", dir.path])
         #expect(emptyToken.status != 0)
         #expect(emptyToken.stderr.contains("the file is empty"), "\(emptyToken.stderr)")
+        // A short token is refused beyond loopback, with the way to make a good one.
+        let short = dir.appendingPathComponent("short-token")
+        try "x\n".write(to: short, atomically: true, encoding: .utf8)
+        let shortToken = try mnemo(["serve", "--host", "0.0.0.0", "--token-file", short.path, "--store", dir.path])
+        #expect(shortToken.status != 0)
+        #expect(shortToken.stderr.contains("1-character token") && shortToken.stderr.contains("--new-token"), "\(shortToken.stderr)")
+    }
+
+    @Test func newTokenWritesARandomTokenOnlyTheOwnerReads() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("token").path
+        let made = try mnemo(["serve", "--new-token", file])
+        #expect(made.status == 0 && made.stdout.contains("--token-file \(file)"), "\(made.stderr)")
+        let token = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.count == 43)
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        // Never over an existing token: clients may hold it.
+        let again = try mnemo(["serve", "--new-token", file])
+        #expect(again.status != 0 && again.stderr.contains("the file exists"), "\(again.stderr)")
+        #expect(try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == token)
+        // Each call makes another.
+        let other = dir.appendingPathComponent("other").path
+        _ = try mnemo(["serve", "--new-token", other])
+        #expect(try String(contentsOfFile: other, encoding: .utf8) != String(contentsOfFile: file, encoding: .utf8))
     }
 
     @Test func openAIClientAgainstServeRealModel() throws {

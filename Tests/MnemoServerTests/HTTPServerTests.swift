@@ -17,10 +17,19 @@ import Testing
         #expect(throws: ServerSettingsError.self) { try settings.validate() }
         settings.host = "192.168.1.5"
         #expect(throws: ServerSettingsError.self) { try settings.validate() }
+        // Beyond loopback a token must be long enough not to be guessed; on loopback any token will do.
+        settings.token = "s3cret"
+        #expect(throws: ServerSettingsError.self) { try settings.validate() }
+        settings.token = String(repeating: "k", count: ServerSettings.minimumTokenLength)
+        try settings.validate()
+        settings.host = "127.0.0.1"
         settings.token = "s3cret"
         try settings.validate()
         settings.token = ""
         #expect(throws: ServerSettingsError.self) { try settings.validate() }
+        let a = try ServerSettings.newToken(), b = try ServerSettings.newToken()
+        #expect(a.count == 43 && a != b)
+        #expect(a.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
         for host in ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"] {
             #expect(ServerSettings.isLoopback(host), "\(host)")
         }

@@ -53,13 +53,15 @@ struct ServeCommand: AsyncParsableCommand {
         POST /v1/memory/documents, POST /v1/memory/search, DELETE /v1/memory/documents?source=S, \
         DELETE /v1/memory/chunks/ID, GET /v1/memory/stats, GET /health, GET /metrics (Prometheus).
 
-        A bearer token (--token-file, or $MNEMO_TOKEN) is required to listen beyond loopback; with one, every \
+        A bearer token (--token-file, or $MNEMO_TOKEN) of 32 or more characters is required to listen beyond \
+        loopback (`--new-token FILE` writes a random one, mode 0600, and exits); with one, every \
         route but /health needs "Authorization: Bearer TOKEN". The server takes the store's write lock only \
         while it writes (released a second after the last write), so `mnemo index` can run beside it.
 
         Examples:
           mnemo serve --store ~/memory
           mnemo serve --port 9000 --model smollm2
+          mnemo serve --new-token ~/.config/mnemo/token
           mnemo serve --host 0.0.0.0 --token-file ~/.config/mnemo/token
           curl -s localhost:8080/v1/memory/search -d '{"query": "boiler service", "k": 3}'
         """
@@ -73,6 +75,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "File holding the bearer token clients must send (default: $MNEMO_TOKEN).")
     var tokenFile: String?
+
+    @Option(help: ArgumentHelp("Write a new random token to FILE (mode 0600; never over an existing file) and exit.", valueName: "FILE"))
+    var newToken: String?
 
     @Option(help: "Largest request body in bytes (413 beyond it).")
     var maxBody = 4 << 20
@@ -101,10 +106,15 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard maxBody > 0 else { throw ValidationError("--max-body must be positive") }
-        _ = try settings()
+        if newToken == nil { _ = try settings() }
     }
 
     func run() async throws {
+        if let newToken {
+            try Self.writeToken(to: newToken)
+            print("wrote a new token to \(newToken) (mode 0600); serve with: mnemo serve --host 0.0.0.0 --token-file \(newToken)")
+            return
+        }
         let settings = try settings()
         let services = try models.services(store: storeOptions.directory)
         var note = "model \(models.model) loads on the first chat request"
@@ -117,5 +127,19 @@ struct ServeCommand: AsyncParsableCommand {
         }
         try await app.runService()
         await services.memory.close()
+    }
+
+    /// Creates `path` with a random token, readable by its owner only; an existing file is never replaced
+    /// (clients may hold the token it has).
+    static func writeToken(to path: String) throws {
+        let token = try ServerSettings.newToken()
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            let reason = errno == EEXIST ? "the file exists (delete it first to replace its token)" : String(cString: strerror(errno))
+            throw ValidationError("--new-token \(path): \(reason)")
+        }
+        defer { close(fd) }
+        let line = Array((token + "\n").utf8)
+        guard write(fd, line, line.count) == line.count else { throw ValidationError("--new-token \(path): \(String(cString: strerror(errno)))") }
     }
 }
