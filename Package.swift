@@ -62,6 +62,7 @@ let package = Package(
                 "MnemoCore", "MnemoTools",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The command-line edge.

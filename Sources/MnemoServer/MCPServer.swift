@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MCP
 import MnemoCore
 import MnemoModels
@@ -242,8 +243,105 @@ public enum MCPStdioServer {
             capabilities: .init(tools: .init(listChanged: false)))
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: toolbox.tools) }
         await server.withMethodHandler(CallTool.self) { params in await toolbox.call(params.name, arguments: params.arguments) }
-        try await server.start(transport: StdioTransport())
+        let transport = AnsweringTransport()
+        try await server.start(transport: transport)
         await server.waitUntilCompleted()
+        // End of input: the SDK runs each request in a task of its own and would be stopped under them
+        // (responses lost, writes cut off, the process torn down under the encoder's threads). Stop only
+        // once every request read has been answered; a tool's write completes before its answer.
+        await transport.waitUntilAnswered()
         await server.stop()
+    }
+}
+
+/// Standard input and output that keep count: the ids of the requests read and of the responses
+/// written, so that the server can wait at the end of input until every request has its answer.
+actor AnsweringTransport: Transport {
+    private let stdio: StdioTransport
+    nonisolated let logger: Logger
+    private let stream: AsyncThrowingStream<Data, Swift.Error>
+    private let continuation: AsyncThrowingStream<Data, Swift.Error>.Continuation
+    private var pump: Task<Void, Never>?
+    private var unanswered = Set<String>()
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(stdio: StdioTransport = StdioTransport()) {
+        self.stdio = stdio
+        logger = stdio.logger
+        (stream, continuation) = AsyncThrowingStream.makeStream()
+    }
+
+    func connect() async throws {
+        try await stdio.connect()
+        let inner = await stdio.receive()
+        pump = Task {
+            do {
+                for try await message in inner {
+                    self.noteRequests(in: message)
+                    continuation.yield(message)
+                }
+                continuation.finish()
+            } catch {
+                continuation.finish(throwing: error)
+            }
+        }
+    }
+
+    func disconnect() async {
+        pump?.cancel()
+        await stdio.disconnect()
+    }
+
+    func send(_ data: Data) async throws {
+        defer { noteResponses(in: data) }
+        try await stdio.send(data)
+    }
+
+    nonisolated func receive() -> AsyncThrowingStream<Data, Swift.Error> { stream }
+
+    /// Returns once every request read so far has been answered, or after `limit` (a handler that
+    /// never answers must not keep the process alive for ever).
+    func waitUntilAnswered(limit: Duration = .seconds(600)) async {
+        if unanswered.isEmpty { return }
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: limit)
+            await self?.releaseWaiters()
+        }
+        await withCheckedContinuation { waiters.append($0) }
+        timer.cancel()
+    }
+
+    private func releaseWaiters() {
+        for w in waiters { w.resume() }
+        waiters = []
+    }
+
+    private func noteRequests(in message: Data) {
+        for object in Self.objects(message) where object["method"] != nil {
+            if let id = Self.key(object["id"]) { unanswered.insert(id) }
+        }
+    }
+
+    private func noteResponses(in message: Data) {
+        for object in Self.objects(message) where object["method"] == nil {
+            if let id = Self.key(object["id"]) { unanswered.remove(id) }
+        }
+        if unanswered.isEmpty { releaseWaiters() }
+    }
+
+    /// The JSON-RPC messages in one line: an object, or a batch of them.
+    static func objects(_ data: Data) -> [[String: Any]] {
+        guard let json = try? JSONSerialization.jsonObject(with: data) else { return [] }
+        if let object = json as? [String: Any] { return [object] }
+        return (json as? [Any])?.compactMap { $0 as? [String: Any] } ?? []
+    }
+
+    /// An id as one key for strings and numbers alike ("s:…" or "n:…"); nil for null or no id.
+    static func key(_ id: Any?) -> String? {
+        switch id {
+        case let s as String: "s:" + s
+        case let n as NSNumber: "n:" + n.stringValue
+        default: nil
+        }
     }
 }
