@@ -33,6 +33,25 @@ func toolError(_ body: () throws -> Void) -> ToolError? {
         #expect(try db.query("SELECT name FROM categories ORDER BY id").rows.map(\.[0]).first == .text("Kitchen"))
     }
 
+    /// A WAL-mode database (header bytes 18 and 19 = 2) is read without a `-wal` or `-shm` file
+    /// appearing beside it and without a byte of it changing, even under a name a URI would misread.
+    @Test func aWALDatabaseIsReadWithoutFilesAppearingBesideIt() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-wal-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: shopDatabase))
+        bytes[18] = 2
+        bytes[19] = 2
+        let path = dir.appendingPathComponent("shop 100%?#.sqlite").path
+        try bytes.write(to: URL(fileURLWithPath: path))
+        do {
+            let db = try ReadOnlyDatabase(path: path)
+            #expect(try db.query("SELECT count(*) FROM customers").rows == [[.integer(120)]])
+        }
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal") && !FileManager.default.fileExists(atPath: path + "-shm"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+    }
+
     @Test func rowCapTruncates() throws {
         let db = try openShop { $0.maxRows = 5 }
         let r = try db.query("SELECT id FROM orders ORDER BY id")

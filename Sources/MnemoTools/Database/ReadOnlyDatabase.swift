@@ -4,7 +4,8 @@ import Foundation
 /// Read-only SQL over a user's SQLite database, safe to hand statements an LLM wrote.
 ///
 /// Guarantees, each enforced by SQLite itself rather than by reading the SQL:
-/// - the file is opened `SQLITE_OPEN_READONLY` (no URI, no extension loading), so it is never written;
+/// - the file is opened `SQLITE_OPEN_READONLY` (no URI from the caller, no extension loading), so it is never
+///   written; without a `-wal` file beside it, immutable, so not even `-wal`/`-shm` files are created;
 /// - one statement only: text after the first statement must be blanks, comments or semicolons, and the
 ///   statement must start with SELECT, WITH, VALUES or PRAGMA and be `sqlite3_stmt_readonly`;
 /// - an authorizer allows reading, functions (but not `load_extension` and file functions), recursive CTEs and
@@ -47,6 +48,17 @@ public final class ReadOnlyDatabase {
 
     static let allowedKeywords: Set<String> = ["SELECT", "WITH", "VALUES", "PRAGMA"]
 
+    /// `file:` URI for `path`, read-only and immutable; every byte but unreserved ones and `/` percent-encoded.
+    static func immutableURI(_ path: String) -> String {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        var out = "file:"
+        for byte in absolute.utf8 {
+            let c = Character(Unicode.Scalar(byte))
+            if byte < 0x80, c.isLetter || c.isNumber || "-._~/".contains(c) { out.append(c) } else { out += String(format: "%%%02X", byte) }
+        }
+        return out + "?mode=ro&immutable=1"
+    }
+
     public init(path: String, limits: Limits = Limits()) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
@@ -57,7 +69,15 @@ public final class ReadOnlyDatabase {
             throw ToolError(.notFound, "\(path) is not readable")
         }
         var db: OpaquePointer?
-        let rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
+        // A WAL-mode database opened read-only still gets `-wal` and `-shm` files created beside it.
+        // With no `-wal` file there, every committed page is in the main file: open it immutable (our
+        // own URI, the path percent-encoded), which creates nothing. With one, SQLite must read it.
+        let rc: Int32
+        if FileManager.default.fileExists(atPath: path + "-wal") {
+            rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
+        } else {
+            rc = sqlite3_open_v2(Self.immutableURI(path), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nil)
+        }
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
