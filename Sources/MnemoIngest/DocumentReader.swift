@@ -33,7 +33,8 @@ public enum DocumentReader {
         guard bytes.count <= maxBytes else { throw skip(tooLargeReason(bytes.count, maxBytes)) }
         guard !bytes.isEmpty else { throw skip("empty file") }
         return try bytes.withUnsafeBufferPointer { (b) throws(SkipReason) -> (document: ExtractedDocument, warnings: [String]) in
-            let start = try checkText(b, path: path)
+            // JSON Lines are checked line by line (JSONLines.records): one bad line costs that record only.
+            let start = try checkText(b, path: path, wholeFileUTF8: format != .jsonl)
             // Prose has lines; a megabyte without a line break is generated or minified data, and
             // indexing it would embed hundreds of thousands of meaningless chunks.
             if format != .html && format != .pdf, let longest = longestLine(b, over: maxLineBytes) {
@@ -162,7 +163,8 @@ public enum DocumentReader {
     }
 
     /// Checks that the bytes are UTF-8 text and returns where the text starts (after a BOM).
-    static func checkText(_ b: UnsafeBufferPointer<UInt8>, path: String) throws(SkipReason) -> Int {
+    /// `wholeFileUTF8` false leaves the UTF-8 check to the caller (per record).
+    static func checkText(_ b: UnsafeBufferPointer<UInt8>, path: String, wholeFileUTF8: Bool = true) throws(SkipReason) -> Int {
         func skip(_ reason: String) -> SkipReason { SkipReason(path: path, reason: reason) }
         if b.count >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF)) {
             throw skip("UTF-16 text is not supported (convert it to UTF-8)")
@@ -179,6 +181,7 @@ public enum DocumentReader {
             throw skip("binary content (\(controls * 100 / max(sample, 1))% control bytes in the first \(sample) bytes)")
         }
         let start = b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF ? 3 : 0
+        guard wholeFileUTF8 else { return start }
         switch UTF8Bytes.firstProblem(b, from: start) {
         case .nul(let offset): throw skip("binary content (NUL byte at offset \(offset))")
         case .invalid(let offset): throw skip("invalid UTF-8 at byte offset \(offset)")

@@ -29,7 +29,13 @@ enum JSONLines {
                 break
             }
             if blank { continue }
-            switch record(b, lineStart..<lineEnd, textField: textField) {
+            let result: Result<ExtractedSegment, Failure>
+            switch UTF8Bytes.firstProblem(UnsafeBufferPointer(rebasing: b[lineStart..<lineEnd])) {
+            case .invalid(let offset): result = .failure(Failure(message: "invalid UTF-8 at byte \(offset + 1) of the line (file offset \(lineStart + offset))"))
+            case .nul(let offset): result = .failure(Failure(message: "a NUL byte at byte \(offset + 1) of the line"))
+            case nil: result = record(b, lineStart..<lineEnd, textField: textField)
+            }
+            switch result {
             case .success(let segment):
                 segments.append(segment)
             case .failure(let failure):

@@ -171,6 +171,20 @@ import Testing
         #expect(reason.reason.contains("line 1: not a JSON object"))
     }
 
+    /// One line of a .jsonl file that is not UTF-8 costs that record only, with a warning naming it.
+    @Test func jsonlKeepsItsGoodLinesAroundAnInvalidUTF8Line() throws {
+        let dir = try TempDir()
+        let bytes = Array(#"{"text": "First record."}"#.utf8) + [0x0A] + Array(#"{"text": "bad "#.utf8) + [0xFF]
+            + Array(#""}"#.utf8) + [0x0A] + Array(#"{"text": "Third record."}"#.utf8) + [0x0A]
+        let path = try dir.write("mixed.jsonl", bytes)
+        let (doc, warnings) = try DocumentReader.read(path: path)
+        #expect(doc.segments.map(\.text) == ["First record.", "Third record."])
+        #expect(warnings.count == 1 && warnings[0].hasPrefix("line 2: invalid UTF-8 at byte 15 of the line (file offset 40)"), "\(warnings)")
+        // Other formats still refuse invalid UTF-8 whole, naming the offset.
+        let text = try dir.write("mixed.txt", bytes)
+        #expect(skipReason(text)?.reason == "invalid UTF-8 at byte offset 40")
+    }
+
     @Test func jsonlHostileInput() throws {
         let dir = try TempDir()
         // Deep nesting is refused, not recursed into.
