@@ -19,9 +19,25 @@ public struct ModelError: Error, Equatable, CustomStringConvertible, Sendable {
     public let code: Code
     public let message: String
 
+    /// Control characters in `message` (it quotes names and values read from model files) are shown as
+    /// `\u{…}` escapes, so a hostile file cannot write terminal escape sequences through an error.
     public init(_ code: Code, _ message: String) {
         self.code = code
-        self.message = message
+        self.message = Self.printable(message)
+    }
+
+    static func printable(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            if isControl(scalar) { out += "\\u{" + String(scalar.value, radix: 16) + "}" } else { out.unicodeScalars.append(scalar) }
+        }
+        return out
+    }
+
+    /// C0 and C1 controls, DEL, and the bidirectional overrides and isolates (which reorder what follows).
+    static func isControl(_ s: Unicode.Scalar) -> Bool {
+        s.value < 0x20 || (0x7F...0x9F).contains(s.value) || (0x202A...0x202E).contains(s.value) || (0x2066...0x2069).contains(s.value)
     }
 
     public var description: String { message }

@@ -79,6 +79,25 @@ private struct GGUFWriter {
         #expect(f.tensorNames == ["w.q", "w.f"])
     }
 
+    /// A name read from the file reaches the error message with its control characters escaped: a
+    /// hostile file cannot move the cursor or recolour the terminal through `mnemo`'s errors.
+    @Test func GGUFErrorsEscapeControlCharactersFromTheFile() throws {
+        var w = GGUFWriter()
+        w.data.append(contentsOf: Array("GGUF".utf8)); w.u32(3)
+        w.u64(1); w.u64(0)
+        w.str("w.\u{1B}[2J\u{202E}evil\n"); w.u32(1); w.u64(32); w.u32(99); w.u64(0)  // an unknown ggml type
+        w.pad(to: 32)
+        w.data.append(Data(repeating: 0, count: 64))
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let url = dir.appendingPathComponent("escape.gguf")
+        try w.data.write(to: url)
+        let error = #expect(throws: ModelError.self) { try GGUFFile(path: url.path) }
+        let message = try #require(error?.message)
+        #expect(message.contains("tensor 'w.\\u{1b}[2J\\u{202e}evil\\u{a}' has unknown ggml type 99"), "\(message)")
+        #expect(!message.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x202E })
+    }
+
     @Test func GGUFTypeSizesMatchGGML() {
         let expected: [GGMLType: (Int, Int)] = [
             .f32: (1, 4), .f16: (1, 2), .q4_0: (32, 18), .q4_1: (32, 20), .q5_0: (32, 22), .q5_1: (32, 24),
