@@ -138,7 +138,7 @@ public final class AskService {
             }
         }
         let (sources, used, chosen) = try memory.closestSentences(question, hits: hits, selection: options.sentences,
-                                                                  countTokens: { self.model.tokenizer.encode($0, addBOS: false).count })
+                                                                  countTokens: model.tokenCount)
         let texts = sources.map(\.text)
         switch context {
         case .softSentences: return (sources, try projected(chosen.map(\.sentence.embedding)).map { .soft($0) })

@@ -32,7 +32,7 @@ public struct SentenceSelection: Sendable {
         var scored: [(chunk: Int, sentence: StoredSentence, score: Float)] = []
         for (c, chunk) in sentences.enumerated() {
             for s in chunk {
-                var score = zip(questionVector, s.embedding).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+                var score = ChatContextPlanner.dot(questionVector, s.embedding)
                 if !words.isEmpty, termWeight != 0 {
                     score += termWeight * Float(words.intersection(Self.contentWords(s.text)).count) / Float(words.count)
                 }

@@ -39,7 +39,7 @@ public protocol TextGenerator: Sendable {
 
 extension TextGenerator {
     /// Words, for generators without a tokenizer (the tests' scripted double).
-    public func countTokens(_ text: String) -> Int { text.split(separator: " ").count }
+    public func countTokens(_ text: String) -> Int { MemoryHub.words(text) }
 }
 
 /// The GGUF decoder as a `TextGenerator`.
@@ -52,7 +52,7 @@ public struct LanguageModelGenerator: TextGenerator {
         model.encode(try model.chatPrompt(messages))
     }
 
-    public func countTokens(_ text: String) -> Int { model.tokenizer.encode(text, addBOS: false).count }
+    public func countTokens(_ text: String) -> Int { model.tokenCount(text) }
 
     public func generate(prompt: [Int32], parameters: GenerationParameters,
                          onPiece: (String) -> GenerationControl) throws -> GenerationOutcome {

@@ -99,7 +99,7 @@ public final class ChatSession {
     public var planner: ChatContextPlanner {
         ChatContextPlanner(
             options: options.context, projector: options.context.strategy.usesSoftTokens ? projector : nil,
-            count: { [model] in model.tokenizer.encode($0, addBOS: false).count },
+            count: model.tokenCount,
             measure: { [self] in try measure($0, withTools: false) })
     }
 
@@ -155,7 +155,7 @@ public final class ChatSession {
             }.map(\.0)
             if let selection = options.documentSentences, !close.isEmpty {
                 documents = try memory.closestSentences(message, questionVector: messageVector, hits: close, selection: selection,
-                                                        countTokens: { self.model.tokenizer.encode($0, addBOS: false).count }).sources
+                                                        countTokens: model.tokenCount).sources
             } else {
                 documents = AskSource.numbered(close)
             }
@@ -186,6 +186,6 @@ public final class ChatSession {
 
     /// Tokens the whole history would take as raw messages.
     public func rawHistoryTokens() -> Int {
-        history.reduce(0) { $0 + model.tokenizer.encode($1.user, addBOS: false).count + model.tokenizer.encode($1.assistant, addBOS: false).count + 10 }
+        history.reduce(0) { $0 + model.tokenCount($1.user) + model.tokenCount($1.assistant) + 10 }
     }
 }

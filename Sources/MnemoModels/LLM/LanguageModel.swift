@@ -78,6 +78,9 @@ public final class LanguageModel: Sendable {
     /// Token ids of a raw prompt: special tokens such as `<|im_start|>` are parsed; BOS as the file says.
     public func encode(_ text: String) -> [Int32] { tokenizer.encode(text, parseSpecial: true) }
 
+    /// Positions `text` takes inside a prompt (no BOS): the unit of every token budget.
+    public func tokenCount(_ text: String) -> Int { tokenizer.encode(text, addBOS: false).count }
+
     /// The chat prompt for `messages`, formatted by the model's template.
     public func chatPrompt(_ messages: [ChatMessage], tools: [String] = []) throws -> String {
         guard let chatTemplate else { throw ModelError(.unsupported, "\(path): the model has no ChatML chat template") }
