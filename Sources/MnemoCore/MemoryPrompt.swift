@@ -69,6 +69,9 @@ public struct MemoryPrompt: Sendable {
         sentence. If the notes do not answer the question, reply exactly: \(notInNotes)
         """
 
+    /// Asked after an answer to check it against the notes (`AskOptions.verify`).
+    public static let verificationQuestion = "Do the notes above state that answer to my question? Reply yes or no."
+
     /// The system message when no notes are given (`--context none`).
     public static let closedBookInstructions = "Answer the question with only the answer, in a few words, without a full sentence."
 

@@ -79,11 +79,19 @@ public enum QAEvaluation {
         public var abstained: Bool
         public var exactMatch: Bool
         public var f1: Double
+        public var confidence: AnswerConfidence?
+        /// The answer verification withdrew (scored as an abstention).
+        public var withdrawn: String?
+
+        enum CodingKeys: String, CodingKey {
+            case question, answerable, context, k, prediction, abstained, f1, confidence, withdrawn
+            case exactMatch = "exact_match"
+        }
     }
 
     public static func run(questions: [SquadDataset.Question], memory: MemoryService, llm: LanguageModel, projector: Projector?,
                            configurations: [Configuration], mode: QueryMode = .hybrid, tools: [String] = [], maxTokens: Int = 32,
-                           sentences: SentenceSelection = SentenceSelection(),
+                           sentences: SentenceSelection = SentenceSelection(), verify: Bool = false,
                            progress: (Int) -> Void = { _ in }) throws -> (results: [Result], answers: [Answer]) {
         guard configurations.allSatisfy({ !$0.context.needsProjector }) || projector != nil else {
             throw ModelError(.badInput, "soft contexts need a projector")
@@ -99,6 +107,7 @@ public enum QAEvaluation {
                 options.k = max(1, c.k)
                 options.mode = mode
                 options.sentences = sentences
+                options.verify = verify
                 options.tools = tools
                 options.generation = GenerationParameters(maxTokens: maxTokens, sampling: .greedy)
                 let r = try service.ask(q.text, options: options)
@@ -115,7 +124,7 @@ public enum QAEvaluation {
                 }
                 sums[c] = s
                 answers.append(Answer(question: q.text, answerable: !q.isImpossible, context: c.context, k: c.k, prediction: r.answer,
-                                      abstained: abstained, exactMatch: em, f1: f1))
+                                      abstained: abstained, exactMatch: em, f1: f1, confidence: r.confidence, withdrawn: r.withdrawn))
             }
             progress(i + 1)
         }

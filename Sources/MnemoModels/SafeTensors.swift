@@ -141,6 +141,10 @@ public final class SafeTensorsFile {
         let out = FloatBuffer(count: entry.range.count / 4, zeroed: false)
         let source = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)])
         UnsafeMutableRawBufferPointer(start: out.pointer, count: entry.range.count).copyMemory(from: source)
+        // A NaN or infinite weight makes every vector NaN, which dense search can never find: refuse the file.
+        if let at = QuantizedMatrix.firstNonFinite(type: 0, data: out.pointer, count: out.count) {
+            throw ModelError(.corrupt, "\(path): tensor '\(name)' holds a value that is not a finite number (NaN or infinity, at value \(at))")
+        }
         return out
     }
 

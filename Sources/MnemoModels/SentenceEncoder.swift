@@ -61,6 +61,10 @@ public final class SentenceEncoder: Sendable {
                     }
                     Kernels.l2Normalize(dst.baseAddress!, count: h)
                 }
+                // Never hand out a vector search can't rank (finite weights can still overflow).
+                guard v.allSatisfy(\.isFinite) else {
+                    throw ModelError(.badInput, "text \(start + i + 1) of \(tokenized.count) gives a vector that is not finite (NaN or infinity): the encoder's weights or input are broken")
+                }
                 out.append(v)
             }
             progress?(out.count)

@@ -15,9 +15,12 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: String?
     /// Seconds a client should wait before trying again (sent as Retry-After).
     public var retryAfter: Int?
+    /// What the server logs beside `message` (never sent): the underlying error of a 500.
+    public var detail: String?
 
     public init(_ status: HTTPResponse.Status, _ message: String, type: String? = nil, param: String? = nil, code: String? = nil,
-                retryAfter: Int? = nil) {
+                retryAfter: Int? = nil, detail: String? = nil) {
+        self.detail = detail
         self.status = status
         self.message = message
         self.type = type ?? (status.code >= 500 ? "server_error" : "invalid_request_error")
@@ -83,7 +86,9 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case let e as DecodingError:
             return .decoding(e)
         default:
-            return APIError(.internalServerError, "\(error)", code: "internal_error")
+            // The details (SQLite's or a parser's words) go to the log, not to the client.
+            return APIError(.internalServerError, "Internal error: the request could not be completed; the server's log has the details.",
+                            code: "internal_error", detail: "\(error)")
         }
     }
 

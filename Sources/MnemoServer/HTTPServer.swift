@@ -117,7 +117,7 @@ struct MetricsAndErrorsMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let api = APIError.from(error)
-            if api.status.code >= 500 { context.logger.error("\(request.method) \(request.uri.path): \(api.message)") }
+            if api.status.code >= 500 { context.logger.error("\(request.method) \(request.uri.path): \(api.detail ?? api.message)") }
             response = api.response
         }
         let elapsed = ContinuousClock.now - start
@@ -250,21 +250,61 @@ struct Routes: Sendable {
     /// the expected shape).
     func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: HTTPServer.Context) async throws -> T {
         var data = Data()
-        for try await buffer in request.body {
-            guard data.count + buffer.readableBytes <= settings.maxBodyBytes else { throw APIError.tooLarge(limit: settings.maxBodyBytes) }
-            data.append(contentsOf: buffer.readableBytesView)
+        do {
+            for try await buffer in request.body {
+                guard data.count + buffer.readableBytes <= settings.maxBodyBytes else { throw APIError.tooLarge(limit: settings.maxBodyBytes) }
+                data.append(contentsOf: buffer.readableBytesView)
+            }
+        } catch let error as APIError {
+            throw error
+        } catch {
+            // The client's doing: a malformed chunked body, or a connection closed mid-body.
+            throw APIError(.badRequest, "The request body could not be read: its framing is malformed or the connection closed before it ended.",
+                           code: "malformed_body")
         }
         guard !data.isEmpty else { throw APIError.malformedJSON("the body is empty") }
+        let parsed: Any
         do {
-            _ = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+            parsed = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         } catch {
             throw APIError.malformedJSON("it does not parse (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] ?? "syntax error"))")
         }
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let error as DecodingError {
+            // Foundation reports a number that does not fit its field ("k": 1.5) without the field's name:
+            // find the top-level field whose removal changes the error, and name it.
+            if case .dataCorrupted(let c) = error, c.codingPath.isEmpty, let object = parsed as? [String: Any],
+               let key = Self.culprit(T.self, in: object) {
+                throw APIError(.badRequest, "Invalid value for '\(key)': \(Self.shown(object[key])) does not fit its type (an integer field given a fraction, or a number out of range).",
+                               param: key, code: "invalid_type")
+            }
             throw APIError.decoding(error)
         }
+    }
+
+    /// The top-level key of `object` without which decoding `T` no longer fails on a value.
+    static func culprit<T: Decodable>(_: T.Type, in object: [String: Any]) -> String? {
+        for key in object.keys.sorted() {
+            var rest = object
+            rest.removeValue(forKey: key)
+            guard let data = try? JSONSerialization.data(withJSONObject: rest) else { continue }
+            do {
+                _ = try JSONDecoder().decode(T.self, from: data)
+                return key
+            } catch DecodingError.dataCorrupted(let c) where c.codingPath.isEmpty {
+                continue
+            } catch {
+                return key  // now another error (a missing field): this key held the bad value
+            }
+        }
+        return nil
+    }
+
+    static func shown(_ value: Any?) -> String {
+        guard let value else { return "null" }
+        let text = "\(value)"
+        return text.count > 40 ? String(text.prefix(40)) + "…" : text
     }
 
     func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {

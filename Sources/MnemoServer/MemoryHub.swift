@@ -90,6 +90,10 @@ public final class MemoryHub: Sendable {
         public var maxQueryCharacters = 10_000
         /// Results one search may ask for.
         public var maxK = 100
+        /// Metadata conditions (`where` keys) in one search: each is a clause of the SQL filter.
+        public var maxConditions = 32
+        /// Characters in one metadata key or value of a search's conditions.
+        public var maxConditionCharacters = 1_000
         /// Seconds after the last write before the FAISS file is saved and the write lock released.
         public var flushDelay = 1.0
         /// Seconds a write waits for the store's write lock held by another process.
@@ -159,6 +163,12 @@ public final class MemoryHub: Sendable {
             throw APIError.invalid("query", "'query' has \(query.count) characters; the limit is \(limits.maxQueryCharacters).")
         }
         guard (1...limits.maxK).contains(request.k) else { throw APIError.invalid("k", "'k' must be between 1 and \(limits.maxK).") }
+        guard request.conditions.count <= limits.maxConditions else {
+            throw APIError.invalid("where", "'where' has \(request.conditions.count) keys; the limit is \(limits.maxConditions).")
+        }
+        if let long = request.conditions.first(where: { $0.0.count > limits.maxConditionCharacters || $0.1.count > limits.maxConditionCharacters }) {
+            throw APIError.invalid("where", "'where' key '\(long.0.prefix(40))' or its value is longer than \(limits.maxConditionCharacters) characters.")
+        }
         let filter = SearchFilter(namespace: request.namespace, metadata: request.conditions)
         let (k, mode) = (request.k, request.mode)
         return try await withReader { service in

@@ -488,6 +488,9 @@ public final class MemoryStore {
     /// transaction; a chunk deleted meanwhile is skipped.
     public func addSentences(_ byChunk: [(chunkID: Int64, sentences: [NewSentence])]) throws {
         try requireWriter()
+        for (id, sentences) in byChunk where !sentences.allSatisfy({ $0.embedding.allSatisfy(\.isFinite) }) {
+            throw StoreError(.badInput, "chunk \(id): a sentence vector is not finite (NaN or infinity); nothing was stored")
+        }
         try db.transaction {
             let insert = try db.prepare(Self.insertSentence)
             for (id, sentences) in byChunk {
@@ -547,6 +550,10 @@ public final class MemoryStore {
         try requireWriter()
         for chunk in document.chunks where chunk.embedding.count != manifest.dimension {
             throw StoreError(.badInput, "\(document.source): an embedding has \(chunk.embedding.count) dimensions, the store \(manifest.dimension)")
+        }
+        // A NaN vector could never be found by dense search, and would poison the index's distances.
+        for chunk in document.chunks where !chunk.embedding.allSatisfy(\.isFinite) || !chunk.sentences.allSatisfy({ $0.embedding.allSatisfy(\.isFinite) }) {
+            throw StoreError(.badInput, "\(document.source): a vector is not finite (NaN or infinity); nothing was stored")
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

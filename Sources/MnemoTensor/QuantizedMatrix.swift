@@ -20,6 +20,13 @@ public struct QuantizedMatrix: @unchecked Sendable {
     /// The types `multiply` and `dequantizeRow` handle.
     public static func supports(type: Int32) -> Bool { mk_activation_type(type) >= 0 }
 
+    /// The index of the first value of `count` (block-quantised as `type`, or F32/F16) that is NaN or
+    /// infinite, counting a block with such a scale as its first value; nil when every value is finite.
+    public static func firstNonFinite(type: Int32, data: UnsafeRawPointer, count: Int) -> Int? {
+        let at = mk_first_nonfinite(type, data, count)
+        return at < 0 ? nil : Int(at)
+    }
+
     public init(type: Int32, rows: Int, cols: Int, data: UnsafeRawPointer) {
         precondition(Self.supports(type: type), "unsupported block type \(type)")
         self.type = type

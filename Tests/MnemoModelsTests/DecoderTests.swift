@@ -97,6 +97,30 @@ private func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
         #expect(a.promptTokens == ids.count)
     }
 
+    /// Log-probabilities from the raw distribution: under greedy decoding each token is its step's most
+    /// likely, the alternatives come best first, and a probability distribution's entries are ≤ 0 and
+    /// sum (over the 20 shown) to at most 1.
+    @Test func logprobsDescribeEachGeneratedToken() throws {
+        let llm = try smolLM.get()
+        let ids = llm.encode(try llm.chatPrompt([ChatMessage(.user, "Name three colours.")])).map { DecoderInput.token($0) }
+        let r = try llm.generate(ids, parameters: .init(maxTokens: 12, sampling: .greedy, logprobs: 20))
+        let entries = try #require(r.logprobs)
+        #expect(entries.count == r.tokens.count && !entries.isEmpty)
+        for (entry, token) in zip(entries, r.tokens) {
+            #expect(entry.token == token)
+            #expect(entry.top.count == 20)
+            #expect(entry.top.first?.token == token && entry.top.first?.logprob == entry.logprob)
+            #expect(zip(entry.top, entry.top.dropFirst()).allSatisfy { $0.logprob >= $1.logprob })
+            #expect(entry.logprob <= 0 && entry.top.map { exp(Double($0.logprob)) }.reduce(0, +) <= 1.000_01)
+        }
+        // Off by default; refused with rollback, whose kept tokens are not one step each.
+        #expect(try llm.generate(ids, parameters: .init(maxTokens: 2, sampling: .greedy)).logprobs == nil)
+        var rolling = SamplingParameters.greedy
+        rolling.rollback = RollbackParameters()
+        #expect(throws: ModelError.self) { try llm.generate(ids, parameters: .init(maxTokens: 2, sampling: rolling, logprobs: 0)) }
+        #expect(throws: ModelError.self) { try llm.generate(ids, parameters: .init(maxTokens: 2, sampling: .greedy, logprobs: 21)) }
+    }
+
     @Test func seededSamplingIsReproducible() throws {
         let llm = try smolLM.get()
         let ids = llm.encode("Once upon a time").map { DecoderInput.token($0) }

@@ -102,6 +102,21 @@ struct EncoderFixtures: Decodable {
         }
     }
 
+    /// One NaN in the middle of the weights: the encoder refuses the file, naming it and the tensor,
+    /// instead of embedding every text as NaN.
+    @Test func nonFiniteWeightIsRefusedRealModel() throws {
+        var real = try Data(contentsOf: URL(fileURLWithPath: installedEncoderDirectory).appendingPathComponent("model.safetensors"))
+        let headerLength = real.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let dataStart = 8 + headerLength
+        let at = dataStart + ((real.count - dataStart) / 2) & ~3
+        real.replaceSubrange(at..<(at + 4), with: [0, 0, 0xC0, 0x7F])
+        let dir = try copyOfEncoder(replacing: "model.safetensors", with: real)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let error = #expect(throws: ModelError.self) { try SentenceEncoder(directory: dir.path) }
+        #expect(error?.message.contains("model.safetensors") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("not a finite number") == true, "\(error?.message ?? "")")
+    }
+
     @Test func configThatDisagreesWithTheWeightsRealModel() throws {
         let config = try String(contentsOfFile: installedEncoderDirectory + "/config.json", encoding: .utf8)
             .replacingOccurrences(of: "\"intermediate_size\": 1536", with: "\"intermediate_size\": 1024")

@@ -191,6 +191,33 @@ private struct GGUFWriter {
         #expect(e?.message.contains("lies outside the file") == true, "\(e?.message ?? "")")
     }
 
+    /// A weight whose block scale is NaN (or a whole tensor of 0xFF bytes, all NaN halves) is refused when
+    /// the model loads, naming the tensor, instead of generating garbage.
+    @Test func GGUFRealModelNonFiniteWeightsAreRefused() throws {
+        let f = try GGUFFile(path: smolPath)
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A quantised matrix (its first block's scale) and an F32 norm vector (one value).
+        let matrix = try #require(f.tensors.values.filter { $0.type != .f32 && $0.name.hasPrefix("blk.3.") }.min { $0.name < $1.name })
+        let norm = try #require(f.tensors["blk.2.attn_norm.weight"])
+        for (tensor, bytes, at) in [(matrix, [UInt8](repeating: 0xFF, count: 2), 0), (norm, [0, 0, 0x80, 0x7F], 1)] {
+            let url = dir.appendingPathComponent("nan-\(tensor.name).gguf")
+            var data = try Data(contentsOf: URL(fileURLWithPath: smolPath))
+            data.replaceSubrange((tensor.byteRange.lowerBound + at * 4)..<(tensor.byteRange.lowerBound + at * 4 + bytes.count), with: bytes)
+            try data.write(to: url)
+            let e = #expect(throws: ModelError.self) { try LanguageModel(path: url.path) }
+            #expect(e?.message.contains("'\(tensor.name)'") == true, "\(e?.message ?? "")")
+            #expect(e?.message.contains("not a finite number") == true, "\(e?.message ?? "")")
+        }
+        // The whole weight section 0xFF, as a probe once made: refused at the first tensor read.
+        var data = try Data(contentsOf: URL(fileURLWithPath: smolPath))
+        data.replaceSubrange(f.dataOffset..<data.count, with: [UInt8](repeating: 0xFF, count: data.count - f.dataOffset))
+        let url = dir.appendingPathComponent("all-ff.gguf")
+        try data.write(to: url)
+        let e = #expect(throws: ModelError.self) { try LanguageModel(path: url.path) }
+        #expect(e?.message.contains("not a finite number") == true, "\(e?.message ?? "")")
+    }
+
     @Test func GGUFRealModelCorruptedHeadersThrow() throws {
         let f = try GGUFFile(path: smolPath)
         let dir = try temporaryDirectory()

@@ -16,6 +16,20 @@ import Testing
         try file.finish()
     }
 
+    @Test func nonFiniteWeightsAreRefusedWithTheTensorsName() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for (i, bad) in [Float.nan, .infinity, -.infinity].enumerated() {
+            let url = dir.appendingPathComponent("t\(i).safetensors")
+            try writeSafeTensors([("fine", "F32", [2], floats([1, 2])), ("w", "F32", [3], floats([1, bad, 3]))], to: url)
+            let file = try SafeTensorsFile(path: url.path)
+            #expect(try file.float32("fine", shape: [2]).array == [1, 2])
+            let e = #expect(throws: ModelError.self) { try file.float32("w", shape: [3]) }
+            #expect(e?.message.contains("'w' holds a value that is not a finite number") == true, "\(e?.message ?? "")")
+            #expect(e?.message.contains("at value 1") == true, "\(e?.message ?? "")")
+        }
+    }
+
     @Test func wrongShapeAndDtypeAreNamed() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

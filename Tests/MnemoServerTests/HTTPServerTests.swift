@@ -93,6 +93,38 @@ import Testing
         }
     }
 
+    /// The client's mistakes are 4xx naming the field or the limit, never 500 with SQLite's or the HTTP
+    /// parser's words, and the metrics count no server error for them.
+    @Test func clientErrorsAre4xxNamingTheFieldRealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        try await server.live { client in
+            try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["query": "x", "k": 1.5])) { response in
+                #expect(response.status == .badRequest)
+                #expect(response.apiError?["param"] as? String == "k", "\(response.text)")
+            }
+            // 5,000 metadata conditions once reached SQLite ("Expression tree is too large"): now a named limit.
+            let conditions = Dictionary(uniqueKeysWithValues: (0..<5000).map { ("key\($0)", "v") })
+            try await client.execute(uri: "/v1/memory/search", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(["query": "x", "where": conditions])) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(response.apiError?["param"] as? String == "where")
+                #expect((response.apiError?["message"] as? String)?.contains("the limit is 32") == true, "\(response.text)")
+            }
+            // A chunked body whose chunk size is not hexadecimal.
+            let malformed = try await client.raw(
+                "POST /v1/memory/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nZZ\r\n{\"query\": \"x\"}\r\n0\r\n\r\n")
+            #expect(malformed.status.code == 400, "\(malformed.status) \(malformed.text)")
+            #expect(!malformed.text.contains("http_parser") && !malformed.text.contains("SQLite"), "\(malformed.text)")
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let serverErrors = response.text.split(separator: "\n").filter { $0.contains("status=\"5") }
+                #expect(serverErrors.isEmpty, "\(serverErrors)")
+            }
+        }
+    }
+
     @Test func bodyOverLimitIs413RealModel() async throws {
         let server = try TestServer { $0.maxBodyBytes = 1024 }
         defer { server.cleanUp() }

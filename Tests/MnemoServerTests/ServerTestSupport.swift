@@ -150,6 +150,19 @@ struct LiveClient: Sendable {
         try await check(try await execute(uri: uri, method: method, headers: headers, body: body))
     }
 
+    /// Sends `request` as it is (malformed framing, half a body) and reads the whole response.
+    func raw(_ request: String) async throws -> TestResponse {
+        let port = self.port
+        let bytes = Array(request.utf8)
+        let raw = try await onDispatch {
+            let socket = try RawSocket(port: port)
+            defer { socket.close() }
+            try socket.send(bytes)
+            return try socket.receiveAll()
+        }
+        return try Self.parse(raw)
+    }
+
     @discardableResult
     func execute(uri: String, method: HTTPRequest.Method, headers: HTTPFields = [:], body: ByteBuffer? = nil) async throws -> TestResponse {
         let payload = body.map { Array($0.readableBytesView) } ?? []

@@ -57,6 +57,26 @@ import Testing
         #expect(try reopened.stats().chunks == 1)
     }
 
+    /// A non-finite vector is refused with the document's name, and the version already stored stays.
+    @Test func nonFiniteVectorsAreRefusedAndNothingIsLost() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try open(dir)
+        try store.upsert(doc("/a.txt", ["kept text"], axis: 1))
+        for bad in [Float.nan, .infinity] {
+            var replacement = doc("/a.txt", ["broken text"], axis: 3)
+            replacement.chunks[0].embedding[2] = bad
+            let e = #expect(throws: StoreError.self) { try store.upsert(replacement) }
+            #expect(e?.message.contains("/a.txt") == true && e?.message.contains("not finite") == true, "\(e?.message ?? "")")
+        }
+        #expect(try store.searchDense(vector(1), k: 5).map(\.chunk.text) == ["kept text"])
+        let chunk = try #require(try store.searchDense(vector(1), k: 1).first?.chunk.id)
+        let e = #expect(throws: StoreError.self) {
+            try store.addSentences([(chunk, [NewSentence(byteRange: 0..<4, contentHash: "s", embedding: [Float](repeating: .nan, count: Self.dim))])])
+        }
+        #expect(e?.message.contains("not finite") == true)
+    }
+
     @Test func replacingADocumentReplacesItsChunks() throws {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }

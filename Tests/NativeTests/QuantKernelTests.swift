@@ -127,6 +127,67 @@ private let kernelSets: [Int32] = (0...Int32(MK_QUANTS_AVX512VNNI)).reversed().f
         }
     }
 
+    /// A matrix product over several positions (the batched kernels: each weight block decoded once for
+    /// up to four positions) returns, for every row and position, the single-position dot product's
+    /// float bit for bit, in every kernel set: speculative decoding's check must see the logits one
+    /// position at a time would give.
+    @Test(arguments: types)
+    func severalPositionsGiveTheSinglePositionFloats(type: Int32) {
+        var rng = LCG(state: UInt64(type) * 15_485_863 + 11)
+        let n = type == Int32(MK_Q4_K) || type == Int32(MK_Q6_K) ? 768 : 224
+        let rows = 21  // a full tile of 16 and a partial one
+        let wrow = mk_row_size(type, n), xrow = mk_row_size(mk_activation_type(type), n)
+        let w: [UInt8] = (0..<rows).flatMap { _ in
+            type == Int32(MK_F32) ? (0..<n).flatMap { _ in withUnsafeBytes(of: rng.unit()) { Array($0) } }
+                : randomBlocks(type: type, values: n, rng: &rng)
+        }
+        for level in kernelSets {
+            mk_force_quant_kernels(level)
+            defer { mk_force_quant_kernels(-1) }
+            for positions in [1, 2, 3, 4, 5, 6, 9, 13] {
+                var xq = [UInt8](repeating: 0, count: positions * xrow)
+                for t in 0..<positions {
+                    let x = (0..<n).map { i in rng.unit() * (i % 61 == 0 ? 40 : 2) }
+                    xq.withUnsafeMutableBytes { #expect(mk_quantize_activations(type, x, $0.baseAddress! + t * xrow, n) == 0) }
+                }
+                var out = [Float](repeating: .nan, count: positions * rows)
+                w.withUnsafeBytes { wp in xq.withUnsafeBytes { xp in
+                    mk_matmul(type, wp.baseAddress, n, 0, rows, xp.baseAddress, positions, &out, rows)
+                    for t in 0..<positions {
+                        for r in 0..<rows {
+                            let one = mk_vec_dot(type, wp.baseAddress! + r * wrow, xp.baseAddress! + t * xrow, n)
+                            #expect(out[t * rows + r].bitPattern == one.bitPattern,
+                                    "type \(type) kernels \(level), \(positions) positions, row \(r) position \(t): \(out[t * rows + r]) vs \(one)")
+                        }
+                    }
+                } }
+            }
+        }
+    }
+
+    /// Every format's scales (and F32/F16 values) are checked for NaN and infinity; the index named is the
+    /// first value of the broken block.
+    @Test(arguments: types)
+    func nonFiniteScalesAreFound(type: Int32) {
+        var rng = LCG(state: UInt64(type) * 31 + 5)
+        let blockValues = type == Int32(MK_Q4_K) || type == Int32(MK_Q6_K) ? 256 : 32
+        let n = blockValues * 8
+        var w: [UInt8] = type == Int32(MK_F32)
+            ? (0..<n).flatMap { _ in withUnsafeBytes(of: rng.unit()) { Array($0) } }
+            : randomBlocks(type: type, values: n, rng: &rng)
+        #expect(mk_first_nonfinite(type, w, n) == -1)
+        // Block 5's scale (its value 5·blockValues for F32/F16) set to a NaN half / float.
+        let blockBytes = mk_row_size(type, blockValues)
+        switch Int(type) {
+        case MK_F32: w.replaceSubrange((5 * blockValues * 4)..<(5 * blockValues * 4 + 4), with: [0, 0, 0xC0, 0x7F])
+        case MK_F16: w.replaceSubrange((5 * blockValues * 2)..<(5 * blockValues * 2 + 2), with: [0x00, 0x7C])
+        case MK_Q6_K: w.replaceSubrange((5 * blockBytes + 208)..<(5 * blockBytes + 210), with: [0x01, 0x7E])
+        case MK_Q4_1, MK_Q4_K: w.replaceSubrange((5 * blockBytes + 2)..<(5 * blockBytes + 4), with: [0x00, 0xFC])  // the min
+        default: w.replaceSubrange((5 * blockBytes)..<(5 * blockBytes + 2), with: [0xFF, 0xFF])
+        }
+        #expect(mk_first_nonfinite(type, w, n) == Int64(5 * blockValues), "type \(type)")
+    }
+
     @Test func activationQuantisationIsCloseToTheFloats() {
         var rng = LCG(state: 42)
         let n = 1024

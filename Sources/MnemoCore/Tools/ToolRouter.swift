@@ -85,6 +85,8 @@ public struct ToolRouterResult: Sendable {
     public var prefillSeconds: Double
     public var decodeSeconds: Double
     public var finishReason: GenerationResult.FinishReason
+    /// The last round's tokens with their log-probabilities (with `generation.logprobs`).
+    public var logprobs: [TokenLogprob]?
     /// Where the answer came from.
     public var answerSource: AnswerSource = .model
 
@@ -226,6 +228,7 @@ public final class ToolRouter {
             result.generatedTokens += generation.result.tokens.count
             result.prefillSeconds += generation.result.prefillSeconds
             result.decodeSeconds += generation.result.decodeSeconds
+            result.logprobs = generation.result.logprobs
             // The router stopping generation at a call is not the caller's cancel.
             result.finishReason = cancelled ? .cancelled : stoppedAfterCalls || callStart != nil ? .stop : generation.result.finishReason
             if stoppedAfterCalls, let end = raw.range(of: Self.closeTag, options: .backwards) {

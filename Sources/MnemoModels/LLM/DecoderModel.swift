@@ -30,6 +30,8 @@ public final class DecoderModel: Sendable {
 
     public let config: DecoderConfig
     public let file: GGUFFile
+    /// Seconds loading spent checking every weight's scales for NaN and infinity (reported by `mnemo bench llm`).
+    public let finiteCheckSeconds: Double
     let embeddings: QuantizedMatrix
     let outputNorm: FloatBuffer
     let output: QuantizedMatrix
@@ -57,7 +59,18 @@ public final class DecoderModel: Sendable {
             guard cols % t.type.blockSize == 0 else {
                 throw ModelError(.wrongTensor, "\(gguf.path): tensor '\(name)' rows of \(cols) are not whole \(t.type) blocks")
             }
-            return QuantizedMatrix(type: type, rows: rows, cols: cols, data: try base(of: t))
+            let data = try base(of: t)
+            try requireFinite(t, data, values: rows * cols)
+            return QuantizedMatrix(type: type, rows: rows, cols: cols, data: data)
+        }
+        // A NaN or infinite weight (or block scale) turns every answer into garbage: refuse the file.
+        var checkSeconds = 0.0
+        func requireFinite(_ t: GGUFTensorInfo, _ data: UnsafeRawPointer, values: Int) throws {
+            let start = ContinuousClock.now
+            defer { checkSeconds += (ContinuousClock.now - start).seconds }
+            if let at = QuantizedMatrix.firstNonFinite(type: Int32(t.type.rawValue), data: data, count: values) {
+                throw ModelError(.corrupt, "\(gguf.path): tensor '\(t.name)' holds a value that is not a finite number (NaN or infinity, at value \(at))")
+            }
         }
         func base(of t: GGUFTensorInfo) throws -> UnsafeRawPointer {
             guard let p = gguf.bytes(of: t).baseAddress else { throw ModelError(.wrongTensor, "\(gguf.path): tensor '\(t.name)' is empty") }
@@ -69,7 +82,9 @@ public final class DecoderModel: Sendable {
                 throw ModelError(.wrongTensor, "\(gguf.path): tensor '\(name)' is \(t.type) \(t.shape), expected F32 [\(count)]")
             }
             let out = FloatBuffer(count: count)
-            QuantizedMatrix(type: Int32(t.type.rawValue), rows: 1, cols: count, data: try base(of: t))
+            let data = try base(of: t)
+            try requireFinite(t, data, values: count)
+            QuantizedMatrix(type: Int32(t.type.rawValue), rows: 1, cols: count, data: data)
                 .dequantizeRow(0, into: out.pointer)
             return out
         }
@@ -99,6 +114,7 @@ public final class DecoderModel: Sendable {
             )
         }
         rope = RoPE(c)
+        finiteCheckSeconds = checkSeconds
     }
 
     /// A fresh sequence state (KV cache and scratch) holding up to `capacity` positions.

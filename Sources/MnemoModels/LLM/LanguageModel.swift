@@ -10,13 +10,18 @@ public struct GenerationParameters: Sendable {
     public var contextCapacity: Int?
     /// Speculative decoding with a draft model of the same vocabulary (nil: off).
     public var speculative: SpeculativeParameters?
+    /// Record every generated token's log-probability and this many most likely alternatives per step
+    /// (nil: off). Taken from the model's raw distribution, before any sampling filter. Not with rollback
+    /// or a draft model.
+    public var logprobs: Int?
 
     public init(maxTokens: Int = 256, sampling: SamplingParameters = .init(), contextCapacity: Int? = nil,
-                speculative: SpeculativeParameters? = nil) {
+                speculative: SpeculativeParameters? = nil, logprobs: Int? = nil) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.contextCapacity = contextCapacity
         self.speculative = speculative
+        self.logprobs = logprobs
     }
 }
 
@@ -47,6 +52,8 @@ public struct GenerationResult: Sendable, Codable {
     public var speculative: SpeculativeReport?
     /// The mean temperature of the sampled steps (reported with an adaptive temperature).
     public var meanTemperature: Double?
+    /// Each generated token's log-probability and its step's alternatives (with `parameters.logprobs`).
+    public var logprobs: [TokenLogprob]?
 
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(decodeSteps) / decodeSeconds : 0 }
@@ -103,6 +110,14 @@ public final class LanguageModel: Sendable {
         try parameters.sampling.validate()
         guard parameters.maxTokens >= 0 else { throw ModelError(.badInput, "max tokens must be ≥ 0") }
         guard !prompt.isEmpty else { throw ModelError(.badInput, "the prompt is empty") }
+        if let n = parameters.logprobs {
+            guard (0...TokenLogprob.maxAlternatives).contains(n) else {
+                throw ModelError(.badInput, "logprobs alternatives must be in 0...\(TokenLogprob.maxAlternatives) (got \(n))")
+            }
+            guard parameters.sampling.rollback == nil, parameters.speculative == nil else {
+                throw ModelError(.unsupported, "logprobs cannot be combined with rollback or speculative decoding")
+            }
+        }
         let state = given ?? model.makeState(capacity: parameters.contextCapacity)
         guard state.count + prompt.count < state.capacity else {
             throw ModelError(.badInput, "the prompt has \(prompt.count) tokens; the context holds \(state.capacity - state.count) more")
@@ -154,8 +169,10 @@ public final class LanguageModel: Sendable {
             result.decodeSteps = max(0, outcome.tokens.count - 1) + (outcome.finish == .stop ? 1 : 0)
         } else {
             let outcome = try TokenLoop.run(target, firstLogits: logits, sampler: &sampler, maxTokens: parameters.maxTokens,
-                                            endTokens: endTokens, rollback: parameters.sampling.rollback, emit: emit)
+                                            endTokens: endTokens, rollback: parameters.sampling.rollback,
+                                            logprobs: parameters.logprobs, emit: emit)
             result.tokens = outcome.tokens
+            result.logprobs = outcome.logprobs
             result.finishReason = outcome.finish
             result.decodeSteps = outcome.producedSteps
             result.rollback = outcome.rollback

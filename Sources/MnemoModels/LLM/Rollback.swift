@@ -76,11 +76,12 @@ enum TokenLoop {
         /// Sum and count of the temperatures the kept steps used (adaptive temperature reports the mean).
         var temperatureSum = 0.0
         var temperatureCount = 0
+        var logprobs: [TokenLogprob]?
     }
 
     static func run<P: TokenPredictor>(
         _ predictor: P, firstLogits: [Float], sampler: inout Sampler, maxTokens: Int, endTokens: Set<Int32>,
-        rollback: RollbackParameters?, emit: (Int32) -> GenerationControl
+        rollback: RollbackParameters?, logprobs: Int? = nil, emit: (Int32) -> GenerationControl
     ) throws -> Outcome {
         if let rollback {
             return try runWithRollback(predictor, firstLogits: firstLogits, sampler: &sampler, maxTokens: maxTokens,
@@ -88,10 +89,12 @@ enum TokenLoop {
         }
         var out = Outcome()
         var logits = firstLogits
+        if logprobs != nil { out.logprobs = [] }
         while out.tokens.count < maxTokens {
             let token = sampler.sample(logits)
             if let t = sampler.lastContext.temperature { out.temperatureSum += Double(t); out.temperatureCount += 1 }
             if endTokens.contains(token) { out.finish = .stop; break }
+            if let n = logprobs { out.logprobs?.append(TokenLogprob(token, logits: logits, alternatives: n)) }
             out.tokens.append(token)
             if emit(token) == .stop { out.finish = .cancelled; break }
             guard out.tokens.count < maxTokens, predictor.count < predictor.capacity else { break }

@@ -462,3 +462,48 @@ public struct Sampler: Sendable {
         return Int32(best)
     }
 }
+
+/// A generated token's log-probability under the model's raw distribution (temperature 1, no filter),
+/// and the step's most likely tokens: what OpenAI's `logprobs` / `top_logprobs` report, and what
+/// `mnemo ask` reads its confidence from.
+public struct TokenLogprob: Sendable, Codable, Equatable {
+    public static let maxAlternatives = 20
+    public var token: Int32
+    public var logprob: Float
+    /// The step's most likely tokens, best first, with their log-probabilities.
+    public var top: [Alternative]
+
+    public struct Alternative: Sendable, Codable, Equatable {
+        public var token: Int32
+        public var logprob: Float
+    }
+
+    public init(token: Int32, logprob: Float, top: [Alternative]) {
+        self.token = token
+        self.logprob = logprob
+        self.top = top
+    }
+
+    /// `token`'s entry from a step's logits, with the `alternatives` most likely tokens.
+    init(_ token: Int32, logits: [Float], alternatives: Int) {
+        let m = logits.max() ?? 0
+        var sum = 0.0
+        for z in logits { sum += exp(Double(z - m)) }
+        let logZ = m + Float(log(sum))
+        var best: [(Int32, Float)] = []
+        if alternatives > 0 {
+            for (i, z) in logits.enumerated() where best.count < alternatives || z > best[best.count - 1].1 {
+                let at = best.firstIndex { $0.1 < z } ?? best.count
+                best.insert((Int32(i), z), at: at)
+                if best.count > alternatives { best.removeLast() }
+            }
+        }
+        self.init(token: token, logprob: logits.indices.contains(Int(token)) ? logits[Int(token)] - logZ : -.infinity,
+                  top: best.map { Alternative(token: $0.0, logprob: $0.1 - logZ) })
+    }
+
+    /// The log-probability of `id` at this step if it is among the alternatives (or is the token).
+    public func logprob(of id: Int32) -> Float? {
+        id == token ? logprob : top.first { $0.token == id }?.logprob
+    }
+}

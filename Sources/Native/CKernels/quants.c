@@ -12,6 +12,7 @@
 #include <string.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <immintrin.h>
 
 // ---- Block layouts (sizes as GGUF stores them; no padding: every field is 1 or 2 bytes wide) ----
@@ -191,6 +192,41 @@ int mk_dequantize(int type, const void *src, float *y, size_t n) {
     }
     default: return -1;
     }
+}
+
+// ---- Finite values: a NaN or infinite scale makes every value of its block one ----
+
+static inline int half_nonfinite(uint16_t h) { return (h & 0x7c00) == 0x7c00; }
+
+long long mk_first_nonfinite(int type, const void *src, size_t n) {
+    const uint8_t *p = src;
+    size_t block, bytes, offsets[2] = {0, 0}, fields = 1;
+    switch (type) {
+    case MK_F32: {
+        const uint32_t *x = src;
+        for (size_t i = 0; i < n; i++) if ((x[i] & 0x7f800000) == 0x7f800000) return (long long)i;
+        return -1;
+    }
+    case MK_F16: {
+        const uint16_t *x = src;
+        for (size_t i = 0; i < n; i++) if (half_nonfinite(x[i])) return (long long)i;
+        return -1;
+    }
+    case MK_Q4_0: block = 32; bytes = sizeof(block_q4_0); break;
+    case MK_Q5_0: block = 32; bytes = sizeof(block_q5_0); break;
+    case MK_Q8_0: block = 32; bytes = sizeof(block_q8_0); break;
+    case MK_Q4_1: block = 32; bytes = sizeof(block_q4_1); offsets[1] = 2; fields = 2; break;
+    case MK_Q4_K: block = 256; bytes = sizeof(block_q4_K); offsets[1] = 2; fields = 2; break;
+    case MK_Q6_K: block = 256; bytes = sizeof(block_q6_K); offsets[0] = offsetof(block_q6_K, d); break;
+    default: return -2;
+    }
+    for (size_t b = 0; b < n / block; b++, p += bytes)
+        for (size_t f = 0; f < fields; f++) {
+            uint16_t h;
+            memcpy(&h, p + offsets[f], 2);
+            if (half_nonfinite(h)) return (long long)(b * block);
+        }
+    return -1;
 }
 
 // ---- Activation quantisation: the format each weight type multiplies against ----
@@ -428,6 +464,17 @@ static inline __m256i bits_to_bytes(const uint8_t *bits) {
     return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, mask), mask);
 }
 
+// Q4_K: the mins as 16 int16, each sub-block's min twice (one per 16-value half of its activation sums).
+static inline __m256i q4_K_mins_x2(const uint8_t mn[8]) {
+    __m128i m = _mm_loadl_epi64((const __m128i *)mn);
+    return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+}
+
+// Σ over the 16 groups of weight · activation sum: exact in int32 (|bsum| ≤ 2032, |weight| ≤ 128).
+static inline int weighted_bsums(__m256i weights16, const int16_t *bsums) {
+    return hsum_epi32(_mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), weights16));
+}
+
 static float dot_q4_0_avx2(const block_q4_0 *x, const block_q8_0 *y, size_t nb) {
     __m256 acc = _mm256_setzero_ps();
     for (size_t b = 0; b < nb; b++) {
@@ -481,8 +528,7 @@ static float dot_q4_K_avx2(const block_q4_K *x, const block_q8_K *y, size_t nb) 
     for (size_t b = 0; b < nb; b++) {
         uint8_t sc[8], mn[8];
         for (int j = 0; j < 8; j++) q4_K_scale_min(j, x[b].scales, &sc[j], &mn[j]);
-        int mins = 0;
-        for (int j = 0; j < 8; j++) mins += mn[j] * (y[b].bsums[2 * j] + y[b].bsums[2 * j + 1]);
+        int mins = weighted_bsums(q4_K_mins_x2(mn), y[b].bsums);
         __m256i sum = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {  // 64 values: 32 low nibbles (sub-block 2j), 32 high (2j+1)
             __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * j));
@@ -506,8 +552,7 @@ static float dot_q6_K_avx2(const block_q6_K *x, const block_q8_K *y, size_t nb) 
         const int8_t *sc = x[b].scales;
         // The stored values are q + 32 (0..63): sum q+32 against the activations, then take away
         // 32 · scale · (activation sum) per group of 16, which the Q8_K block already holds.
-        int offset = 0;
-        for (int g = 0; g < 16; g++) offset += sc[g] * y[b].bsums[g];
+        int offset = weighted_bsums(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc)), y[b].bsums);
         __m256i sum = _mm256_setzero_si256();
         for (int half = 0; half < 2; half++) {
             const uint8_t *ql = x[b].ql + 64 * half, *qh = x[b].qh + 32 * half;
@@ -554,6 +599,184 @@ static float dot_f32_avx2(const float *x, const float *y, size_t n) {
     for (; i < n; i++) s += x[i] * y[i];
     return s;
 }
+
+// ---- Several positions against one weight row, AVX2: each block decoded once ----
+//
+// For 2-31 positions (speculative decoding's check, short prompts) the weight block is unpacked and
+// its scales decoded once, then multiplied against every position's activation block. Each position's
+// sums and float operations are the single-position kernel's, in its order, so the results are the
+// same floats bit for bit (and equal to the AVX-512 set's, which returns the AVX2 floats). Positions go
+// in groups of up to MK_POSITIONS, whose accumulators stay in registers.
+
+#define MK_POSITIONS 4
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+// The activation block b of position i: positions are `ys` bytes apart.
+#define YB(type, i) (((const type *)(yb + (size_t)(i) * ys)) + b)
+
+ALWAYS_INLINE void dots_q4_0_body(const block_q4_0 *x, const char *yb, size_t ys, size_t nb, const int n, float *out, size_t os) {
+    __m256 acc[MK_POSITIONS];
+    for (int i = 0; i < n; i++) acc[i] = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i q = _mm256_sub_epi8(unpack_nibbles(x[b].qs), _mm256_set1_epi8(8));
+        __m256i magnitude = _mm256_sign_epi8(q, q);
+        float dx = h2f(x[b].d);
+        for (int i = 0; i < n; i++) {
+            const block_q8_0 *y = YB(block_q8_0, i);
+            __m256i a = _mm256_loadu_si256((const __m256i *)y->qs);
+            __m256 d = _mm256_set1_ps(dx * h2f(y->d));
+            acc[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_i8(magnitude, _mm256_sign_epi8(a, q))), acc[i]);
+        }
+    }
+    for (int i = 0; i < n; i++) out[i * os] = hsum_ps(acc[i]);
+}
+
+ALWAYS_INLINE void dots_q8_0_body(const block_q8_0 *x, const char *yb, size_t ys, size_t nb, const int n, float *out, size_t os) {
+    __m256 acc[MK_POSITIONS];
+    for (int i = 0; i < n; i++) acc[i] = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i q = _mm256_loadu_si256((const __m256i *)x[b].qs);
+        __m256i magnitude = _mm256_sign_epi8(q, q);
+        float dx = h2f(x[b].d);
+        for (int i = 0; i < n; i++) {
+            const block_q8_0 *y = YB(block_q8_0, i);
+            __m256i a = _mm256_loadu_si256((const __m256i *)y->qs);
+            __m256 d = _mm256_set1_ps(dx * h2f(y->d));
+            acc[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_i8(magnitude, _mm256_sign_epi8(a, q))), acc[i]);
+        }
+    }
+    for (int i = 0; i < n; i++) out[i * os] = hsum_ps(acc[i]);
+}
+
+ALWAYS_INLINE void dots_q5_0_body(const block_q5_0 *x, const char *yb, size_t ys, size_t nb, const int n, float *out, size_t os) {
+    __m256 acc[MK_POSITIONS];
+    for (int i = 0; i < n; i++) acc[i] = _mm256_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m256i high = _mm256_and_si256(bits_to_bytes(x[b].qh), _mm256_set1_epi8(0x10));
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[b].qs), high), _mm256_set1_epi8(16));
+        __m256i magnitude = _mm256_sign_epi8(q, q);
+        float dx = h2f(x[b].d);
+        for (int i = 0; i < n; i++) {
+            const block_q8_0 *y = YB(block_q8_0, i);
+            __m256i a = _mm256_loadu_si256((const __m256i *)y->qs);
+            __m256 d = _mm256_set1_ps(dx * h2f(y->d));
+            acc[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_i8(magnitude, _mm256_sign_epi8(a, q))), acc[i]);
+        }
+    }
+    for (int i = 0; i < n; i++) out[i * os] = hsum_ps(acc[i]);
+}
+
+ALWAYS_INLINE void dots_q4_1_body(const block_q4_1 *x, const char *yb, size_t ys, size_t nb, const int n, float *out, size_t os) {
+    __m256 acc[MK_POSITIONS];
+    float mins[MK_POSITIONS];
+    for (int i = 0; i < n; i++) { acc[i] = _mm256_setzero_ps(); mins[i] = 0; }
+    for (size_t b = 0; b < nb; b++) {
+        __m256i q = unpack_nibbles(x[b].qs);
+        float dx = h2f(x[b].d), mx = h2f(x[b].m);
+        for (int i = 0; i < n; i++) {
+            const block_q8_1 *y = YB(block_q8_1, i);
+            __m256i a = _mm256_loadu_si256((const __m256i *)y->qs);
+            __m256 d = _mm256_set1_ps(dx * h2f(y->d));
+            acc[i] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot_u8_i8(q, a)), acc[i]);
+            mins[i] += mx * h2f(y->s);
+        }
+    }
+    for (int i = 0; i < n; i++) out[i * os] = hsum_ps(acc[i]) + mins[i];
+}
+
+ALWAYS_INLINE void dots_q4_K_body(const block_q4_K *x, const char *yb, size_t ys, size_t nb, const int n, float *out, size_t os) {
+    __m256 acc[MK_POSITIONS];
+    float mins_acc[MK_POSITIONS];
+    for (int i = 0; i < n; i++) { acc[i] = _mm256_setzero_ps(); mins_acc[i] = 0; }
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (size_t b = 0; b < nb; b++) {
+        uint8_t sc[8], mn[8];
+        for (int j = 0; j < 8; j++) q4_K_scale_min(j, x[b].scales, &sc[j], &mn[j]);
+        __m256i sum[MK_POSITIONS];
+        for (int i = 0; i < n; i++) sum[i] = _mm256_setzero_si256();
+        for (int j = 0; j < 4; j++) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * j));
+            __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+            __m256i s0 = _mm256_set1_epi16(sc[2 * j]), s1 = _mm256_set1_epi16(sc[2 * j + 1]);
+            for (int i = 0; i < n; i++) {
+                const block_q8_K *y = YB(block_q8_K, i);
+                __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j)));
+                __m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j + 32)));
+                sum[i] = _mm256_add_epi32(sum[i], _mm256_madd_epi16(p0, s0));
+                sum[i] = _mm256_add_epi32(sum[i], _mm256_madd_epi16(p1, s1));
+            }
+        }
+        float dx = h2f(x[b].d), dmin = h2f(x[b].dmin);
+        __m256i mins16 = q4_K_mins_x2(mn);
+        for (int i = 0; i < n; i++) {
+            const block_q8_K *y = YB(block_q8_K, i);
+            int mins = weighted_bsums(mins16, y->bsums);
+            acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(sum[i]), acc[i]);
+            mins_acc[i] += y->d * dmin * (float)mins;
+        }
+    }
+    for (int i = 0; i < n; i++) out[i * os] = hsum_ps(acc[i]) - mins_acc[i];
+}
+
+ALWAYS_INLINE void dots_q6_K_body(const block_q6_K *x, const char *yb, size_t ys, size_t nb, const int n, float *out, size_t os) {
+    float acc[MK_POSITIONS];
+    for (int i = 0; i < n; i++) acc[i] = 0;
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *sc = x[b].scales;
+        __m256i sum[MK_POSITIONS];
+        for (int i = 0; i < n; i++) sum[i] = _mm256_setzero_si256();
+        for (int half = 0; half < 2; half++) {
+            const uint8_t *ql = x[b].ql + 64 * half, *qh = x[b].qh + 32 * half;
+            const int8_t *s = sc + 8 * half;
+            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i q[4] = {
+                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
+            };
+            for (int k = 0; k < 4; k++) {
+                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(s[2 * k + 1]), _mm_set1_epi16(s[2 * k]));
+                for (int i = 0; i < n; i++) {
+                    const int8_t *a = YB(block_q8_K, i)->qs + 128 * half;
+                    __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(a + 32 * k)));
+                    sum[i] = _mm256_add_epi32(sum[i], _mm256_madd_epi16(p, scale));
+                }
+            }
+        }
+        float dx = h2f(x[b].d);
+        __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
+        for (int i = 0; i < n; i++) {
+            const block_q8_K *y = YB(block_q8_K, i);
+            int offset = weighted_bsums(scales16, y->bsums);
+            acc[i] += dx * y->d * (float)(hsum_epi32(sum[i]) - 32 * offset);
+        }
+    }
+    for (int i = 0; i < n; i++) out[i * os] = acc[i];
+}
+
+// One function per format that runs 1 to MK_POSITIONS positions, each count compiled on its own so
+// that the accumulators are registers.
+#define DOTS(name, block_t)                                                                                  \
+    static void dots_##name##_avx2(const void *x, const char *yb, size_t ys, size_t nb, int n, float *out, size_t os) { \
+        switch (n) {                                                                                         \
+        case 1: dots_##name##_body(x, yb, ys, nb, 1, out, os); break;                                        \
+        case 2: dots_##name##_body(x, yb, ys, nb, 2, out, os); break;                                        \
+        case 3: dots_##name##_body(x, yb, ys, nb, 3, out, os); break;                                        \
+        default: dots_##name##_body(x, yb, ys, nb, 4, out, os); break;                                       \
+        }                                                                                                    \
+    }
+DOTS(q4_0, block_q4_0)
+DOTS(q4_1, block_q4_1)
+DOTS(q5_0, block_q5_0)
+DOTS(q8_0, block_q8_0)
+DOTS(q4_K, block_q4_K)
+DOTS(q6_K, block_q6_K)
+#undef DOTS
+#undef YB
 
 #pragma clang attribute pop
 
@@ -721,17 +944,44 @@ float mk_vec_dot(int type, const void *w, const void *xq, size_t n) {
     }
 }
 
+typedef void (*dots_fn)(const void *, const char *, size_t, size_t, int, float *, size_t);
+
+// The several-positions kernel for a format (NULL: the single-position one is used per position).
+static dots_fn batched_kernel(int type, int v) {
+    // Benchmarks compare with and without in one run: MNEMO_POSITION_BATCHING=off.
+    static int off = -1;
+    if (off < 0) { const char *e = getenv("MNEMO_POSITION_BATCHING"); off = e && !strcmp(e, "off"); }
+    if (v < MK_QUANTS_AVX2 || off) return NULL;
+    switch (type) {
+    case MK_Q4_0: return dots_q4_0_avx2;
+    case MK_Q4_1: return dots_q4_1_avx2;
+    case MK_Q5_0: return dots_q5_0_avx2;
+    case MK_Q8_0: return dots_q8_0_avx2;
+    case MK_Q4_K: return dots_q4_K_avx2;
+    case MK_Q6_K: return dots_q6_K_avx2;
+    default: return NULL;
+    }
+}
+
 void mk_matmul(int type, const void *w, size_t cols, size_t r0, size_t r1,
                const void *xq, size_t ntok, float *out, size_t ldo) {
     size_t wrow = mk_row_size(type, cols), xrow = mk_row_size(mk_activation_type(type), cols);
     const char *wb = w, *xb = xq;
+    dots_fn dots = ntok > 1 ? batched_kernel(type, mk_quant_kernels()) : NULL;
+    size_t nb = cols / (type == MK_Q4_K || type == MK_Q6_K ? 256 : 32);
     // Tiles of rows small enough to stay in L1/L2 while every token's activations stream past them.
     const size_t tile = 16;
     for (size_t rt = r0; rt < r1; rt += tile) {
         size_t re = rt + tile < r1 ? rt + tile : r1;
+        if (dots) {
+            for (size_t t = 0; t < ntok; t += MK_POSITIONS) {
+                int n = ntok - t < MK_POSITIONS ? (int)(ntok - t) : MK_POSITIONS;
+                for (size_t r = rt; r < re; r++) dots(wb + r * wrow, xb + t * xrow, xrow, nb, n, out + t * ldo + r, ldo);
+            }
+            continue;
+        }
         for (size_t t = 0; t < ntok; t++)
             for (size_t r = rt; r < re; r++)
                 out[t * ldo + r] = mk_vec_dot(type, wb + r * wrow, xb + t * xrow, cols);
     }
 }
-

@@ -23,6 +23,9 @@ struct AskCommand: ParsableCommand {
           mnemo ask "What is 17% of 2,340,000?" --context none
           mnemo ask "How many orders were cancelled?" --context none --tools sql --db Examples/shop.sqlite
           mnemo ask "2^64 - 1"
+
+        When the notes do not hold the answer, ask says "Not in your notes." (JSON: "answerable": false): \
+        the model's own reply, or with --verify its answer withdrawn after a check against the notes.
         """
     )
 
@@ -49,6 +52,9 @@ struct AskCommand: ParsableCommand {
     @Option(help: "Only this namespace.")
     var namespace: String?
 
+    @Flag(help: "Check the answer against the notes and withdraw it (\"Not in your notes.\") when the model finds the notes do not state it (experimental: see the README).")
+    var verify = false
+
     @OptionGroup var toolOptions: ToolOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var lm: LanguageModelOptions
@@ -73,6 +79,7 @@ struct AskCommand: ParsableCommand {
         options.mode = mode
         options.sentences.budget = sentenceBudget
         options.namespace = namespace
+        options.verify = verify
         options.tools = try toolOptions.names()
         options.sqlDatabase = options.tools.contains("sql") ? toolOptions.databasePath : nil
         options.generation = sampling.parameters
@@ -96,6 +103,10 @@ struct AskCommand: ParsableCommand {
             return
         }
         print()
+        if let withdrawn = result.withdrawn {
+            // The guess was streamed before the check; say plainly that it does not stand.
+            print("\(result.answer) (The notes do not state \"\(withdrawn)\"; without --verify that answer stands.)")
+        }
         if !result.sources.isEmpty {
             print("\nSources:")
             for s in result.sources {

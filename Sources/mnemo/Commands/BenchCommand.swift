@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure throughput (used by Tests/Scripts/bench-*.sh).",
-        subcommands: [Encoder.self, Store.self, Ingest.self, LLM.self, Samplers.self, Ask.self]
+        subcommands: [Encoder.self, Store.self, Ingest.self, LLM.self, Forward.self, Samplers.self, Ask.self]
     )
 
     struct Encoder: ParsableCommand {
@@ -84,9 +84,72 @@ struct BenchCommand: ParsableCommand {
                 logits = try llm.model.forward([.token(Sampler.argmax(logits))], state: state)
             }
             let decode = (clock.now - start) / .seconds(1)
-            print(String(format: "mnemo model=%@ threads=%d prefill_tok_s=%.1f decode_tok_s=%.1f",
+            print(String(format: "mnemo model=%@ threads=%d prefill_tok_s=%.1f decode_tok_s=%.1f finite_check_s=%.3f",
                          URL(fileURLWithPath: llm.path).lastPathComponent, Parallel.threads,
-                         Double(promptTokens) / prefill, Double(genTokens) / decode))
+                         Double(promptTokens) / prefill, Double(genTokens) / decode, llm.model.finiteCheckSeconds))
+        }
+    }
+
+    /// What checking a speculative draft costs: one forward of N positions with logits for each.
+    struct Forward: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "forward",
+            abstract: "Seconds of one forward pass over N new positions (logits for every position), against N = 1.",
+            discussion: """
+            After a 64-token context, runs N positions in one forward pass (as speculative decoding checks N
+            draft tokens) and reports the median over --repeats, and its ratio to one position's. The passes
+            alternate between the counts, so that machine noise falls on all of them alike.
+
+            Example: mnemo bench forward --model qwen-1.5b --positions 1,2,6,9 --threads 2
+            """
+        )
+
+        @Option(help: ArgumentHelp("Position counts, comma-separated.", valueName: "list"))
+        var positions = "1,2,4,6,9,16"
+
+        @Option(help: "Timed passes per count (the median is reported).")
+        var repeats = 15
+
+        @OptionGroup var lm: LanguageModelOptions
+        @OptionGroup var output: OutputOptions
+
+        struct Row: Encodable {
+            var positions: Int
+            var medianSeconds: Double
+            var ratioToOne: Double
+            enum CodingKeys: String, CodingKey { case positions, medianSeconds = "median_seconds", ratioToOne = "ratio_to_one" }
+        }
+
+        func run() throws {
+            let counts = try positions.split(separator: ",").map { piece -> Int in
+                guard let n = Int(piece.trimmingCharacters(in: .whitespaces)), (1...256).contains(n) else {
+                    throw ValidationError("--positions: '\(piece)' is not a count in 1...256")
+                }
+                return n
+            }
+            guard repeats >= 1 else { throw ValidationError("--repeats must be ≥ 1") }
+            let llm = try lm.load()
+            let unit = llm.tokenizer.encode("The history of the Normans in Europe began when ", parseSpecial: false)
+            let context = Array(Array(repeating: unit, count: 64 / max(1, unit.count) + 1).joined().prefix(64))
+            let state = llm.model.makeState(capacity: 64 + (counts.max() ?? 1) + 8)
+            _ = try llm.model.forward(context.map { .token($0) }, state: state)
+            let clock = ContinuousClock()
+            var times: [Int: [Double]] = [:]
+            for _ in 0..<repeats + 1 {  // the first round warms up
+                for n in counts {
+                    state.truncate(to: context.count)
+                    let start = clock.now
+                    _ = try llm.model.forward(context.prefix(n).map { .token($0) }, state: state, logits: .all)
+                    times[n, default: []].append((clock.now - start).seconds)
+                }
+            }
+            func median(_ v: [Double]) -> Double { let s = v.dropFirst().sorted(); return s[s.count / 2] }
+            let one = median(times[1] ?? times[counts[0]]!)
+            let rows = counts.map { Row(positions: $0, medianSeconds: median(times[$0]!), ratioToOne: median(times[$0]!) / one) }
+            if output.json { return try Terminal.printJSON(rows) }
+            let batchedNote = ProcessInfo.processInfo.environment["MNEMO_POSITION_BATCHING"] == "off" ? " (position batching off)" : ""
+            print("model: \(URL(fileURLWithPath: llm.path).lastPathComponent)  threads: \(Parallel.threads)  kernels: \(Hardware.quantKernels)\(batchedNote)")
+            for r in rows { print(String(format: "positions %3d  %8.2f ms  %.2f× one", r.positions, r.medianSeconds * 1000, r.ratioToOne)) }
         }
     }
 

@@ -125,6 +125,9 @@ extension EvalCommand {
         @Option(help: "Write every question's prediction as JSON lines here.")
         var answers: String?
 
+        @Flag(help: "Verify each answer against the notes and withdraw unsupported ones, as `mnemo ask --verify` does.")
+        var verify = false
+
         @OptionGroup var lm: LanguageModelOptions
         @Option(name: .customLong("encoder"), help: "Encoder: an installed model's name or a directory path.")
         var encoderName: String = ModelLocator.defaultEncoder
@@ -161,7 +164,8 @@ extension EvalCommand {
             let (results, predictions) = try QAEvaluation.run(questions: questions, memory: memory, llm: llm, projector: projection,
                                                               configurations: configurations, mode: mode, tools: tools.map { _ in ["calc"] } ?? [],
                                                               maxTokens: maxTokens,
-                                                              sentences: SentenceSelection(budget: sentenceBudget, termWeight: termWeight)) { bar.update($0) }
+                                                              sentences: SentenceSelection(budget: sentenceBudget, termWeight: termWeight),
+                                                              verify: verify) { bar.update($0) }
             bar.finish()
             if let answers {
                 var lines = Data()

@@ -87,6 +87,10 @@ int mk_dequantize(int type, const void *src, float *dst, size_t n);
 int mk_activation_type(int weight_type);
 /// Quantises `n` activations into that format (`dst` holds mk_row_size(mk_activation_type(t), n) bytes).
 int mk_quantize_activations(int weight_type, const float *x, void *dst, size_t n);
+/// The index of the first value of `n` (of `type`) that is not finite: a NaN or infinite float, or a
+/// block whose half-float scale or min is, reported as the block's first value. -1 when all are finite,
+/// -2 for a type it does not know. Reads every scale once (cheap beside a forward pass).
+long long mk_first_nonfinite(int type, const void *src, size_t n);
 /// Dot product of one weight row of `n` values with activations quantised by mk_quantize_activations.
 float mk_vec_dot(int weight_type, const void *w, const void *xq, size_t n);
 /// out[t * ldo + r] = dot(weight row r, activation row t) for rows r0 <= r < r1 and tokens t < ntok.

@@ -1,0 +1,41 @@
+import Foundation
+import MnemoModels
+import MnemoStore
+import Testing
+@testable import MnemoCore
+
+/// "Not in your notes." by verification (opt-in): after answering, the model is asked whether the notes
+/// state its answer; a lean to "no" beyond `withdrawAbove` withdraws it. Real encoder and Qwen 0.5B. (The
+/// mechanism, not the threshold: Qwen 0.5B leans to "no" on this plain fact too, as on the dev slice.)
+@Suite(.serialized) struct AnswerVerificationTests {
+    @Test func anAnswerIsCheckedAndWithdrawnBeyondTheThreshold_realModel() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-verify-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let note = dir.appendingPathComponent("boiler.txt")
+        try "The boiler was serviced by Dunmore Heating in March. The next service is due in March 2026."
+            .write(to: note, atomically: true, encoding: .utf8)
+        let encoder = try SentenceEncoder(directory: ModelLocator.resolve(ModelLocator.defaultEncoder))
+        let memory = try MemoryService(storeDirectory: dir.appendingPathComponent("store").path, encoder: encoder, access: .write(createWith: .flat))
+        _ = try memory.index(paths: [note.path], options: IndexOptions())
+        let service = AskService(memory: memory, model: try LanguageModel(path: ModelLocator.resolve("qwen-0.5b")))
+
+        var options = AskOptions()
+        options.verify = true
+        options.withdrawAbove = 100  // beyond any margin (each side is at least −30): nothing is withdrawn
+        let kept = try service.ask("Who serviced the boiler?", options: options)
+        #expect(kept.answerable && kept.withdrawn == nil && kept.answer.contains("Dunmore"), "\(kept.answer)")
+        let margin = try #require(kept.confidence?.verification)
+        #expect(abs(margin) < 30)
+
+        // The same answer with a threshold below its margin is withdrawn, and kept for the caller.
+        options.withdrawAbove = margin - 1
+        let withdrawn = try service.ask("Who serviced the boiler?", options: options)
+        #expect(!withdrawn.answerable && withdrawn.answer == MemoryPrompt.notInNotes)
+        #expect(withdrawn.withdrawn == kept.answer)
+
+        options.verify = false
+        let unchecked = try service.ask("Who serviced the boiler?", options: options)
+        #expect(unchecked.answerable && unchecked.confidence?.verification == nil && unchecked.answer == kept.answer)
+    }
+}
