@@ -61,7 +61,8 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Maps any error to the API's shape: APIError as is; Hummingbird's HTTP errors by status; the
-    /// project's bad-input errors to 422; anything else to 500 with its message.
+    /// project's bad-input errors to 422; a missing chat model to 503 with its message; anything else to
+    /// 500 whose details go to the log only.
     public static func from(_ error: any Error) -> APIError {
         switch error {
         case let e as APIError:
@@ -74,6 +75,12 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             }
         case let e as ModelError where e.code == .badInput:
             return APIError(.unprocessableContent, e.message, code: "invalid_value")
+        case let e as ModelError where e.code == .fileNotFound || e.code == .unreadable:
+            // The server's chat model is not installed: the service, not the request, is at fault.
+            return APIError(.serviceUnavailable, e.message, code: "model_unavailable")
+        case let e as ModelError:
+            // Our own words about the server's model file (they name the file and tensor, nothing internal).
+            return APIError(.internalServerError, e.message, code: "model_error")
         case let e as StoreError where e.code == .badInput:
             return APIError(.unprocessableContent, e.message, code: "invalid_value")
         case let e as StoreError where e.code == .notFound:

@@ -38,6 +38,19 @@ import Testing
         }
     }
 
+    /// Our own errors keep their words (a missing chat model is the service's 503, naming the model);
+    /// anything else becomes a 500 whose details reach the log only.
+    @Test func errorsMapToStatusesWithoutInternals() {
+        let missing = APIError.from(ModelError(.fileNotFound, "model 'qwen-9b' not found"))
+        #expect(missing.status == .serviceUnavailable && missing.message.contains("qwen-9b"))
+        let corrupt = APIError.from(ModelError(.corrupt, "x.gguf: tensor 'blk.0' has a NaN scale"))
+        #expect(corrupt.status == .internalServerError && corrupt.message.contains("blk.0"))
+        struct Foreign: Error, CustomStringConvertible { var description: String { "Expression tree is too large" } }
+        let foreign = APIError.from(Foreign())
+        #expect(foreign.status == .internalServerError && !foreign.message.contains("Expression"))
+        #expect(foreign.detail?.contains("Expression") == true)
+    }
+
     @Test func unknownRouteIsOpenAIShaped404RealModel() async throws {
         let server = try TestServer()
         defer { server.cleanUp() }
