@@ -105,10 +105,12 @@ public struct MemoryPrompt: Sendable {
 
     /// Memories as a numbered block under `heading` (soft tokens alone sit side by side: numbering them
     /// would cost more positions than they take), followed by a blank line; empty without memories.
+    /// Listed last to first, each under its own number, so the best ([1]) is nearest the question
+    /// (measured with Qwen 0.5B on dev-slice questions 101–200, text context: EM 0.23 → 0.30).
     static func notes(_ memories: [PromptMemory], heading: String) -> (text: String, softs: [[Float]]) {
         var softs: [[Float]] = []
         var lines: [String] = []
-        for (i, memory) in memories.enumerated() {
+        for (i, memory) in memories.enumerated().reversed() {
             switch memory {
             case .text(let t): lines.append("[\(i + 1)] " + clean(t))
             case .soft(let v): lines.append(String(slot)); softs.append(v)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import MnemoCore
 import MnemoModels
 
@@ -15,6 +16,8 @@ public struct ServerSettings: Sendable {
     public var maxCompletionTokens = 4096
     /// Inputs one embeddings request may carry.
     public var maxEmbeddingInputs = 2048
+    /// Read timeouts and the cap on open connections.
+    public var connections = ConnectionLimits()
 
     public init() {}
 
@@ -31,6 +34,7 @@ public struct ServerSettings: Sendable {
         }
         guard (0...65535).contains(port) else { throw ServerSettingsError("port \(port) is outside 0-65535") }
         guard maxBodyBytes > 0 else { throw ServerSettingsError("the body limit must be positive") }
+        try connections.validate()
     }
 
     /// Shortest token accepted beyond loopback.
@@ -95,9 +99,14 @@ public enum HTTPServer {
                                         onListening: @escaping @Sendable (Int) -> Void = { _ in }) throws -> some ApplicationProtocol {
         try settings.validate()
         let router = buildRouter(services: services, settings: settings)
+        let limits = settings.connections
+        let idle = limits.idleTimeout.components
         return Application(
             router: router,
-            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "mnemo"),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ConnectionDeadlines(limits: limits)],
+                                                idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))),
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "mnemo",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)),
             onServerRunning: { channel in onListening(channel.localAddress?.port ?? settings.port) })
     }
 }

@@ -10,7 +10,11 @@ import Testing
         let (messages, softs) = MemoryPrompt.answerMessages("Who serviced the boiler?", memories: [.text("Dunmore Heating came in March."), .text("The key is under the pot.")])
         #expect(softs.isEmpty)
         #expect(messages.first == ChatMessage(.system, MemoryPrompt.answerInstructions))
-        #expect(messages.last == ChatMessage(.user, "Notes:\n[1] Dunmore Heating came in March.\n[2] The key is under the pot.\n\nQuestion: Who serviced the boiler?"))
+        // The best note, [1], is listed last: nearest the question.
+        #expect(messages.last == ChatMessage(.user, "Notes:\n[2] The key is under the pot.\n[1] Dunmore Heating came in March.\n\nQuestion: Who serviced the boiler?"))
+        // Soft tokens follow the same order as their slots.
+        let soft = MemoryPrompt.answerMessages("Q?", memories: [.soft([1]), .soft([2]), .softAndText([3], "t")])
+        #expect(soft.softs == [[3], [2], [1]])
         // The worked example sits between them: a question and the phrase copied as its answer.
         #expect(messages.count == 2 + 2)
         #expect(messages[2] == ChatMessage(.assistant, "Daniel Alexander"))
@@ -22,6 +26,17 @@ import Testing
         let chat = MemoryPrompt.answerMessages("Where?", memories: [.text("Here.")], history: history).messages
         #expect(chat.first?.content == "Be brief.\n\n" + MemoryPrompt.answerInstructions)
         #expect(Array(chat.suffix(3).prefix(2)) == [ChatMessage(.user, "Hi"), ChatMessage(.assistant, "Hello")])
+    }
+
+    /// An answer made only of the question's words is an echo; a choice question's answer never is.
+    @Test func echoesOfTheQuestionAreRecognised() {
+        let echo = QuestionEcho("Who was Emma's brother?")
+        #expect(echo.isEcho("Emma") && echo.isEcho("the Emma.") && !echo.isEcho("Duke Richard II") && !echo.isEcho(""))
+        #expect(echo.mayBeEcho("Em") && echo.mayBeEcho("Emma ") && !echo.mayBeEcho("Duke "))
+        #expect(echo.mayBeginAnswer(" Duke") && echo.mayBeginAnswer(" the") && !echo.mayBeginAnswer(" Em") && !echo.mayBeginAnswer(" ,"))
+        let choice = QuestionEcho("Is a problem instance abstract or concrete?")
+        #expect(!choice.isEcho("abstract") && !choice.mayBeEcho("abs"))
+        #expect(QuestionEcho("In what country is Normandy located?").isEcho("Normandy"))
     }
 
     @Test func answersAreCleanedToTheirFirstLine() {

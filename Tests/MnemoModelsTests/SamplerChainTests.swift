@@ -240,6 +240,77 @@ final class PoisonPredictor: TokenPredictor {
                                            maxTokens: maxTokens, endTokens: [], emit: { _ in .continue })
     }
 
+    /// Prompt lookup proposes what followed the latest earlier occurrence of the longest matching suffix
+    /// (3, 2, then 1 tokens); nothing after a vector slot (-1), nothing without a match.
+    @Test func promptLookupCopiesWhatFollowedTheSuffix() {
+        #expect(PromptLookupDrafter.lookup([5, 6, 7, 8, 9, 1, 5, 6, 7], maxNgram: 3, count: 4) == [8, 9, 1, 5])
+        #expect(PromptLookupDrafter.lookup([5, 6, 7, 2, 6, 3, 9, 6], maxNgram: 3, count: 2) == [3, 9])  // the latest "6"
+        #expect(PromptLookupDrafter.lookup([1, 2, 3, 4], maxNgram: 3, count: 4).isEmpty)
+        #expect(PromptLookupDrafter.lookup([4, 7, -1, 8, 4, 7], maxNgram: 2, count: 3).isEmpty)
+        #expect(PromptLookupDrafter.lookup([4, 7, 3, -1, 4, 7], maxNgram: 2, count: 3) == [3])
+    }
+
+    /// A prompt that repeats the target's own greedy cycle: lookup drafts from it, and greedy output is the
+    /// target's plain greedy output; sampled lookup keeps the sampling distribution (chi-square).
+    @Test func promptLookupKeepsGreedyOutputAndTheSampledDistribution() throws {
+        let target = MarkovPredictor(Self.target)
+        let first = try target.feed([0], logits: .last)
+        var plainSampler = Sampler(.greedy)
+        let plain = try TokenLoop.run(target, firstLogits: first, sampler: &plainSampler, maxTokens: 20, endTokens: [],
+                                      rollback: nil, emit: { _ in .continue })
+        func lookup(_ p: SamplingParameters, prompt: [Int32], maxTokens: Int) throws -> SpeculativeDecoding.Outcome {
+            target.truncate(to: 0)
+            let first = try target.feed([0], logits: .last)
+            var sampler = Sampler(p)
+            var drafter = PromptLookupDrafter(prompt: prompt, maxNgram: 3)
+            return try SpeculativeDecoding.run(target: target, drafter: &drafter, firstLogits: first, sampler: &sampler,
+                                               settings: .init(draftTokens: 4), maxTokens: maxTokens, endTokens: [], logprobs: 2,
+                                               emit: { _ in .continue })
+        }
+        for prompt in [[0] + plain.tokens, [0, 3, 2, 1, 0, 2], [0]] {
+            let out = try lookup(.greedy, prompt: prompt, maxTokens: 20)
+            #expect(out.tokens == plain.tokens)
+            #expect(out.logprobs.map(\.token) == out.tokens)
+        }
+        let copied = try lookup(.greedy, prompt: [0] + plain.tokens, maxTokens: 20)
+        #expect(copied.report.accepted > 10 && copied.report.rounds < 10 && copied.report.draftPasses == 0)
+
+        let params = SamplingParameters(temperature: 0.8, topK: 0, topP: 1, minP: 0.3)
+        var probe = Sampler(params)
+        let next = Self.target.map { row -> [Double] in
+            let d = probe.distribution(row)
+            var p = [Double](repeating: 0, count: 4)
+            for (id, v) in zip(d.ids, d.probabilities()) { p[Int(id)] = v }
+            return p
+        }
+        var expected: [[Int32]: Double] = [:]
+        for a in 0..<4 { for b in 0..<4 { for c in 0..<4 {
+            let p = next[0][a] * next[a][b] * next[b][c]
+            if p > 0 { expected[[a, b, c].map { Int32($0) }] = p }
+        } } }
+        let n = 20_000
+        var counts: [[Int32]: Int] = [:]
+        var report = SpeculativeReport()
+        for seed in 0..<UInt64(n) {
+            var p = params
+            p.seed = seed
+            let out = try lookup(p, prompt: [0, 1, 0, 2, 3, 0, 1, 2, 0], maxTokens: 3)
+            counts[out.tokens, default: 0] += 1
+            report.drafted += out.report.drafted
+            report.accepted += out.report.accepted
+        }
+        #expect(counts.keys.allSatisfy { expected[$0] != nil })
+        var chi2 = 0.0
+        for (seq, p) in expected {
+            let e = p * Double(n)
+            let o = Double(counts[seq] ?? 0)
+            chi2 += (o - e) * (o - e) / e
+        }
+        let df = Double(expected.count - 1)
+        #expect(chi2 < df + 3.1 * (2 * df).squareRoot() + 3, "chi² = \(chi2) over \(expected.count) cells")
+        #expect(report.accepted > 0 && report.accepted < report.drafted)
+    }
+
     @Test func greedySpeculativeEqualsTargetGreedy() throws {
         let target = MarkovPredictor(Self.target), draft = MarkovPredictor(Self.draft)
         let first = try target.feed([0], logits: .last)
@@ -384,6 +455,25 @@ final class PoisonPredictor: TokenPredictor {
             let report = try #require(spec.speculative)
             #expect(report.acceptanceRate > 0.9 && report.rounds < plain.tokens.count)
         }
+    }
+
+    /// With the real model, prompt lookup over a prompt that quotes text gives the plain greedy tokens,
+    /// accepts drafts, and reports logprobs for every token.
+    @Test func realModelPromptLookupEqualsPlainGreedy() throws {
+        let llm = try smolLM.get()
+        let text = "Notes: The spare key is under the blue flowerpot by the shed. The boiler was serviced by Dunmore Heating on 3 March.\nRepeat the notes: The spare key"
+        let ids = llm.encode(text).map { DecoderInput.token($0) }
+        let plain = try llm.generate(ids, parameters: .init(maxTokens: 32, sampling: .greedy, logprobs: 0))
+        var streamed = ""
+        let fast = try llm.generate(ids, parameters: .init(maxTokens: 32, sampling: .greedy, speculative: .promptLookup(), logprobs: 0)) { _, piece in
+            streamed += piece
+            return .continue
+        }
+        #expect(fast.tokens == plain.tokens, "\(fast.text) vs \(plain.text)")
+        #expect(streamed == fast.text)
+        #expect(fast.logprobs?.map(\.token) == plain.logprobs?.map(\.token))
+        let report = try #require(fast.speculative)
+        #expect(report.accepted > 0 && report.rounds < plain.tokens.count && report.draftPasses == 0)
     }
 
     @Test func realModelRollbackAndAdaptiveTemperatureRun() throws {

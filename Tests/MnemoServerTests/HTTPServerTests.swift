@@ -151,6 +151,56 @@ import Testing
         }
     }
 
+    /// 200 connections that send half a request head, one that drips its body and one that sends far
+    /// more than the body limit: /health is answered while they wait, and the server closes every one
+    /// (the client's reads fail after 20 s without the deadlines, where they would hang).
+    @Test func slowAndOversizedRequestsAreClosedRealModel() async throws {
+        let server = try TestServer {
+            $0.connections.headerTimeout = .seconds(5)
+            $0.connections.bodyTimeout = .seconds(5)
+            $0.maxBodyBytes = 1024
+        }
+        defer { server.cleanUp() }
+        try await server.live { client in
+            let port = client.port
+            let half = try await onDispatch {
+                try (0..<200).map { _ in
+                    let socket = try RawSocket(port: port, receiveTimeout: 20)
+                    try socket.send("POST /v1/memory/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-")
+                    return socket
+                }
+            }
+            defer { half.forEach { $0.close() } }
+            let drip = try await onDispatch {
+                let socket = try RawSocket(port: port, receiveTimeout: 20)
+                try socket.send("POST /v1/memory/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 100\r\n\r\n{\"query\": ")
+                return socket
+            }
+            defer { drip.close() }
+
+            let health = try await client.execute(uri: "/health", method: .get)
+            #expect(health.status == .ok)
+            #expect(half.contains { $0.isOpenWithNothingToRead }, "/health was answered while the half-sent requests still waited")
+
+            // Far over the limit: the 413 comes back and the connection ends although the client never
+            // finishes its body.
+            let oversized = try await onDispatch {
+                let socket = try RawSocket(port: port, receiveTimeout: 20)
+                defer { socket.close() }
+                try socket.send("POST /v1/memory/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 10000000\r\n\r\n" + String(repeating: "a", count: 65536))
+                return try socket.receiveAll()
+            }
+            #expect(try LiveClient.parse(oversized).status == .contentTooLarge)
+
+            let ends = try await onDispatch { try (half + [drip]).map { try $0.receiveAll().count } }
+            #expect(ends.count == 201)
+            let after = try await client.execute(uri: "/health", method: .get)
+            #expect(after.status == .ok)
+        }
+    }
+
     @Test func tokenRequiredWhenSetRealModel() async throws {
         let server = try TestServer { $0.token = "t0ken" }
         defer { server.cleanUp() }
@@ -554,14 +604,15 @@ func onDispatch<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async t
 final class RawSocket: @unchecked Sendable {
     private let fd: Int32
 
-    init(port: Int) throws {
+    /// `receiveTimeout`: seconds a read may wait before it fails (the hang guard).
+    init(port: Int, receiveTimeout: Int = 300) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw ServerSettingsError("socket() failed") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var timeout = timeval(tv_sec: 300, tv_usec: 0)
+        var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
@@ -605,6 +656,12 @@ final class RawSocket: @unchecked Sendable {
             received += buffer[0..<n]
         }
         return String(decoding: received, as: UTF8.self)
+    }
+
+    /// Whether the server still holds the connection open (nothing to read yet, no end seen).
+    var isOpenWithNothingToRead: Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
     }
 
     func close() { _ = Glibc.close(fd) }

@@ -101,7 +101,8 @@ public final class LanguageModel: Sendable {
     ///
     /// With `parameters.sampling.rollback` tokens reach `onToken` only once judged (a few tokens
     /// late); with `parameters.speculative` a draft model proposes tokens the target checks in one
-    /// pass (token prompts only, and a fresh or empty state: the draft needs the same context).
+    /// pass (token prompts only, and a fresh or empty state: the draft needs the same context), or
+    /// prompt lookup copies them from the prompt (any prompt, any state).
     @discardableResult
     public func generate(
         _ prompt: [DecoderInput], parameters: GenerationParameters = .init(), state given: DecoderState? = nil,
@@ -114,8 +115,8 @@ public final class LanguageModel: Sendable {
             guard (0...TokenLogprob.maxAlternatives).contains(n) else {
                 throw ModelError(.badInput, "logprobs alternatives must be in 0...\(TokenLogprob.maxAlternatives) (got \(n))")
             }
-            guard parameters.sampling.rollback == nil, parameters.speculative == nil else {
-                throw ModelError(.unsupported, "logprobs cannot be combined with rollback or speculative decoding")
+            guard parameters.sampling.rollback == nil, parameters.speculative?.draft == nil else {
+                throw ModelError(.unsupported, "logprobs cannot be combined with rollback or a draft model")
             }
         }
         let state = given ?? model.makeState(capacity: parameters.contextCapacity)
@@ -129,6 +130,13 @@ public final class LanguageModel: Sendable {
             guard parameters.sampling.rollback == nil else {
                 throw ModelError(.unsupported, "rollback cannot be combined with speculative decoding")
             }
+        }
+        if let speculative = parameters.speculative, case .promptLookup(let n) = speculative.source {
+            guard n >= 1 else { throw ModelError(.badInput, "prompt lookup needs n-grams of at least 1 token (got \(n))") }
+            // Input vectors match nothing.
+            promptIDs = prompt.map { if case .token(let id) = $0 { id } else { -1 } }
+        }
+        if let speculative = parameters.speculative, let draft = speculative.draft {
             guard state.count == 0 else {
                 throw ModelError(.unsupported, "speculative decoding needs a fresh decoder state (the draft model must see the same context)")
             }
@@ -138,8 +146,8 @@ public final class LanguageModel: Sendable {
                 }
                 promptIDs.append(id)
             }
-            try checkDraftCompatibility(speculative.draft)
-            draftState = speculative.draft.model.makeState(capacity: state.capacity)
+            try checkDraftCompatibility(draft)
+            draftState = draft.model.makeState(capacity: state.capacity)
         }
         var sampler = Sampler(parameters.sampling)
         var decoder = tokenizer.streamingDecoder(renderSpecial: false)
@@ -153,16 +161,26 @@ public final class LanguageModel: Sendable {
         let clock = ContinuousClock()
         let t0 = clock.now
         let logits = try model.forward(prompt, state: state)
-        if let speculative = parameters.speculative, let draftState {
-            _ = try speculative.draft.model.forward(promptIDs.map { .token($0) }, state: draftState)
+        if let draft = parameters.speculative?.draft, let draftState {
+            _ = try draft.model.forward(promptIDs.map { .token($0) }, state: draftState)
         }
         result.prefillSeconds = (clock.now - t0).seconds
         let t1 = clock.now
         let target = DecoderPredictor(model: model, state: state)
-        if let speculative = parameters.speculative, let draftState {
-            let outcome = try SpeculativeDecoding.run(
-                target: target, draft: DecoderPredictor(model: speculative.draft.model, state: draftState), firstLogits: logits,
-                sampler: &sampler, settings: speculative.settings, maxTokens: parameters.maxTokens, endTokens: endTokens, emit: emit)
+        if let speculative = parameters.speculative {
+            let outcome: SpeculativeDecoding.Outcome
+            if let draft = speculative.draft, let draftState {
+                outcome = try SpeculativeDecoding.run(
+                    target: target, draft: DecoderPredictor(model: draft.model, state: draftState), firstLogits: logits,
+                    sampler: &sampler, settings: speculative.settings, maxTokens: parameters.maxTokens, endTokens: endTokens, emit: emit)
+            } else {
+                guard case .promptLookup(let n) = speculative.source else { throw ModelError(.badInput, "no draft source") }
+                var lookup = PromptLookupDrafter(prompt: promptIDs, maxNgram: n)
+                outcome = try SpeculativeDecoding.run(
+                    target: target, drafter: &lookup, firstLogits: logits, sampler: &sampler, settings: speculative.settings,
+                    maxTokens: parameters.maxTokens, endTokens: endTokens, logprobs: parameters.logprobs, emit: emit)
+                if parameters.logprobs != nil { result.logprobs = outcome.logprobs }
+            }
             result.tokens = outcome.tokens
             result.finishReason = outcome.finish
             result.speculative = outcome.report

@@ -23,15 +23,123 @@ public struct SpeculativeSettings: Sendable, Equatable {
     }
 }
 
-/// Speculative decoding with a draft model: the draft model and its settings.
+/// Speculative decoding: where drafts come from, and how many a round.
 public struct SpeculativeParameters: Sendable {
-    public var draft: LanguageModel
+    public enum Source: Sendable {
+        /// A smaller model of the same vocabulary drafts (token prompts, a fresh state).
+        case model(LanguageModel)
+        /// Drafts are copied from the prompt and the text so far: after the last `maxNgram` (down to 1)
+        /// tokens, the tokens that followed their latest earlier occurrence. No draft model, no draft
+        /// passes; suits answers quoted from notes or chat history (Saxena's prompt lookup decoding).
+        case promptLookup(maxNgram: Int)
+    }
+
+    public var source: Source
     public var settings: SpeculativeSettings
 
     public init(draft: LanguageModel, settings: SpeculativeSettings = .init()) {
-        self.draft = draft
+        source = .model(draft)
         self.settings = settings
     }
+
+    public static func promptLookup(maxNgram: Int = 3, settings: SpeculativeSettings = .init()) -> SpeculativeParameters {
+        SpeculativeParameters(source: .promptLookup(maxNgram: maxNgram), settings: settings)
+    }
+
+    init(source: Source, settings: SpeculativeSettings) {
+        self.source = source
+        self.settings = settings
+    }
+
+    /// The draft model, when one drafts.
+    public var draft: LanguageModel? { if case .model(let m) = source { m } else { nil } }
+}
+
+/// Where a round's draft tokens come from.
+protocol Drafter {
+    /// Up to `count` tokens to follow the prompt and `generated`, each with the distribution it was drawn
+    /// from; nil distributions for a fixed proposal (prompt lookup), which the acceptance rule treats as
+    /// a distribution with all its mass on the proposed token.
+    mutating func propose(generated: [Int32], count: Int, sampler: Sampler,
+                          choose: (TokenCandidates) -> Int32?) throws -> (tokens: [Int32], proposals: [TokenCandidates]?)
+    /// `generated` tokens are now committed (the last one still pending in the target).
+    mutating func committed(_ generated: Int)
+    /// Generation ended with `generated` tokens.
+    mutating func finish(_ generated: Int)
+    var passes: Int { get }
+}
+
+/// A draft model over its own KV cache, kept a prefix of the target's.
+struct ModelDrafter<D: TokenPredictor>: Drafter {
+    let draft: D
+    let base: Int
+    let endTokens: Set<Int32>
+    var passes = 0
+
+    mutating func propose(generated: [Int32], count: Int, sampler: Sampler,
+                          choose: (TokenCandidates) -> Int32?) throws -> (tokens: [Int32], proposals: [TokenCandidates]?) {
+        let count = min(count, draft.capacity - base - generated.count + 1)
+        guard count > 0 else { return ([], []) }
+        var drafted: [Int32] = []
+        var proposals: [TokenCandidates] = []
+        var ds = sampler
+        var q = try draft.feed(Array(generated[(draft.count - base)...]), logits: .last)
+        passes += 1
+        for i in 0..<count {
+            let dist = ds.distribution(q)
+            guard let d = choose(dist) else { break }
+            ds.accept(d)
+            drafted.append(d)
+            proposals.append(dist)
+            if endTokens.contains(d) || i == count - 1 { break }
+            q = try draft.feed([d], logits: .last)
+            passes += 1
+        }
+        return (drafted, proposals)
+    }
+
+    mutating func committed(_ generated: Int) { draft.truncate(to: min(draft.count, base + generated - 1)) }
+    mutating func finish(_ generated: Int) { draft.truncate(to: min(draft.count, base + generated)) }
+}
+
+/// Drafts copied from earlier text: the tokens after the latest earlier occurrence of the last n tokens.
+struct PromptLookupDrafter: Drafter {
+    /// The prompt's token ids (-1 where an input vector sits: it matches nothing).
+    let prompt: [Int32]
+    let maxNgram: Int
+    var passes: Int { 0 }
+
+    func propose(generated: [Int32], count: Int, sampler: Sampler,
+                 choose: (TokenCandidates) -> Int32?) throws -> (tokens: [Int32], proposals: [TokenCandidates]?) {
+        (Self.lookup(prompt + generated, maxNgram: maxNgram, count: count), nil)
+    }
+
+    static func lookup(_ history: [Int32], maxNgram: Int, count: Int) -> [Int32] {
+        guard count > 0, history.count >= 2 else { return [] }
+        let end = history.count
+        for n in stride(from: min(maxNgram, end - 1), through: 1, by: -1) {
+            let suffix = history[(end - n)...]
+            guard !suffix.contains(-1) else { continue }
+            // Latest earlier occurrence first: the nearest context is the likeliest to continue alike.
+            var start = end - n - 1
+            while start >= 0 {
+                if history[start..<(start + n)].elementsEqual(suffix) {
+                    let from = start + n
+                    var out: [Int32] = []
+                    for t in history[from..<min(end, from + count)] {
+                        if t < 0 { break }
+                        out.append(t)
+                    }
+                    if !out.isEmpty { return out }
+                }
+                start -= 1
+            }
+        }
+        return []
+    }
+
+    func committed(_ generated: Int) {}
+    func finish(_ generated: Int) {}
 }
 
 /// What speculative decoding did during one generation.
@@ -93,21 +201,32 @@ public enum SpeculativeDecoding {
         var tokens: [Int32] = []
         var finish: GenerationResult.FinishReason = .length
         var report = SpeculativeReport()
+        var logprobs: [TokenLogprob] = []
     }
 
     /// Decodes after a prompt both predictors already hold (the same tokens, so the same count);
     /// `firstLogits` is the target's distribution after it.
     static func run<T: TokenPredictor, D: TokenPredictor>(
         target: T, draft: D, firstLogits: [Float], sampler: inout Sampler, settings: SpeculativeSettings,
-        maxTokens: Int, endTokens: Set<Int32>, emit: (Int32) -> GenerationControl
+        maxTokens: Int, endTokens: Set<Int32>, logprobs: Int? = nil, emit: (Int32) -> GenerationControl
     ) throws -> Outcome {
-        try settings.validate()
         guard target.vocabularySize == draft.vocabularySize else {
             throw ModelError(.badInput, "the draft model's logits have \(draft.vocabularySize) entries; the target's \(target.vocabularySize)")
         }
         guard target.count == draft.count else {
             throw ModelError(.badInput, "speculative decoding: the draft holds \(draft.count) positions, the target \(target.count)")
         }
+        var drafter = ModelDrafter(draft: draft, base: target.count, endTokens: endTokens)
+        return try run(target: target, drafter: &drafter, firstLogits: firstLogits, sampler: &sampler, settings: settings,
+                       maxTokens: maxTokens, endTokens: endTokens, logprobs: logprobs, emit: emit)
+    }
+
+    /// Decodes after a prompt the target holds, drafting from `drafter`.
+    static func run<T: TokenPredictor, Source: Drafter>(
+        target: T, drafter: inout Source, firstLogits: [Float], sampler: inout Sampler, settings: SpeculativeSettings,
+        maxTokens: Int, endTokens: Set<Int32>, logprobs: Int? = nil, emit: (Int32) -> GenerationControl
+    ) throws -> Outcome {
+        try settings.validate()
         let greedy = sampler.parameters.isGreedy
         var random = SeededRandom(seed: sampler.seed ^ 0x5350_4543_554C_4154)  // "SPECULAT"
         let vocabulary = target.vocabularySize
@@ -120,9 +239,10 @@ public enum SpeculativeDecoding {
             guard let i = greedy ? p.argmax : RandomSelection.draw(p.probabilities(), &random) else { return nil }
             return p.ids[i]
         }
-        /// Commits `token`; false when generation ends here.
-        func commit(_ token: Int32) -> Bool {
+        /// Commits `token`, drawn from `logits`; false when generation ends here.
+        func commit(_ token: Int32, from logits: @autoclosure () -> [Float]) -> Bool {
             if endTokens.contains(token) { out.finish = .stop; return false }
+            if let logprobs { out.logprobs.append(TokenLogprob(token, logits: logits(), alternatives: logprobs)) }
             out.tokens.append(token)
             sampler.accept(token)
             if emit(token) == .stop { out.finish = .cancelled; return false }
@@ -131,7 +251,7 @@ public enum SpeculativeDecoding {
 
         guard maxTokens > 0 else { return out }
         var first = sampler
-        guard let t0 = choose(first.distribution(firstLogits)), commit(t0) else {
+        guard let t0 = choose(first.distribution(firstLogits)), commit(t0, from: firstLogits) else {
             target.truncate(to: min(target.count, base + out.tokens.count))
             return out
         }
@@ -140,26 +260,14 @@ public enum SpeculativeDecoding {
         rounds: while true {
             let pending = out.tokens[out.tokens.count - 1]
             guard target.count < target.capacity else { break }
-            let room = min(target.capacity - target.count - 1, draft.capacity - base - out.tokens.count + 1)
+            let room = target.capacity - target.count - 1
             let g = max(0, min(gamma, maxTokens - out.tokens.count - 1, room))
 
-            // Draft g tokens.
-            var drafted: [Int32] = []
-            var proposals: [TokenCandidates] = []
-            if g > 0 {
-                var ds = sampler
-                var q = try draft.feed(Array(out.tokens[(draft.count - base)...]), logits: .last)
-                out.report.draftPasses += 1
-                for i in 0..<g {
-                    let dist = ds.distribution(q)
-                    guard let d = choose(dist) else { break }
-                    ds.accept(d)
-                    drafted.append(d)
-                    proposals.append(dist)
-                    if endTokens.contains(d) || i == g - 1 { break }
-                    q = try draft.feed([d], logits: .last)
-                    out.report.draftPasses += 1
-                }
+            // Draft up to g tokens (none past an end token).
+            var (drafted, proposals) = try drafter.propose(generated: out.tokens, count: g, sampler: sampler, choose: choose)
+            if let end = drafted.firstIndex(where: endTokens.contains), end + 1 < drafted.count {
+                drafted.removeSubrange((end + 1)...)
+                proposals?.removeSubrange((end + 1)...)
             }
             out.report.drafted += drafted.count
 
@@ -175,10 +283,17 @@ public enum SpeculativeDecoding {
                 if greedy {
                     guard let t = choose(p) else { break }
                     if t != d { next = t; break }
-                } else {
+                } else if let proposals {
                     let pd = probability(of: d, in: p), qd = probability(of: d, in: proposals[i])
                     if !(qd > 0 && random.nextUnit() < min(1, pd / qd)) {
                         next = residualDraw(p, proposals[i], &random) ?? choose(p)
+                        break
+                    }
+                } else {
+                    // A fixed proposal: q is all on d, so d is kept with probability p(d) and a rejection
+                    // draws from p without d.
+                    if !(random.nextUnit() < probability(of: d, in: p)) {
+                        next = drawExcluding(d, p, &random) ?? choose(p)
                         break
                     }
                 }
@@ -192,16 +307,17 @@ public enum SpeculativeDecoding {
 
             // Commit the kept drafts and the target's token; align both caches.
             var going = true
-            for t in drafted[0..<kept] + (next.map { [$0] } ?? []) where going { going = commit(t) }
+            for (i, t) in (drafted[0..<kept] + (next.map { [$0] } ?? [])).enumerated() where going { going = commit(t, from: row(i)) }
             target.truncate(to: base + out.tokens.count - 1)
-            draft.truncate(to: min(draft.count, base + out.tokens.count - 1))
+            drafter.committed(out.tokens.count)
             if settings.adaptive && !drafted.isEmpty {
                 gamma = kept == drafted.count ? min(gamma + 1, settings.maxDraftTokens) : max(1, gamma - 1)
             }
             if !going { break rounds }
         }
         target.truncate(to: min(target.count, base + out.tokens.count))
-        draft.truncate(to: min(draft.count, base + out.tokens.count))
+        drafter.finish(out.tokens.count)
+        out.report.draftPasses = drafter.passes
         out.report.tokensPerRound = out.report.rounds > 0 ? Double(out.tokens.count - 1) / Double(out.report.rounds) : 0
         return out
     }
@@ -209,6 +325,16 @@ public enum SpeculativeDecoding {
     static func probability(of id: Int32, in c: TokenCandidates) -> Double {
         guard let i = c.index(of: id) else { return 0 }
         return c.probabilities()[i]
+    }
+
+    /// A draw from p with `id` left out, renormalised; nil when nothing else has mass.
+    static func drawExcluding(_ id: Int32, _ p: TokenCandidates, _ random: inout SeededRandom) -> Int32? {
+        var rest = p.probabilities()
+        if let i = p.index(of: id) { rest[i] = 0 }
+        let total = rest.reduce(0, +)
+        guard total > 0 else { return nil }
+        for i in rest.indices { rest[i] /= total }
+        return RandomSelection.draw(rest, &random).map { p.ids[$0] }
     }
 
     /// A draw from norm(max(0, p − q)); nil when that is zero everywhere.

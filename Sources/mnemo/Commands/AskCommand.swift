@@ -55,6 +55,9 @@ struct AskCommand: ParsableCommand {
     @Flag(help: "Check the answer against the notes and withdraw it (\"Not in your notes.\") when the model finds the notes do not state it (experimental: see the README).")
     var verify = false
 
+    @Flag(help: "Keep an answer that only repeats the question's words (by default such an answer is made again from the model's next most likely first tokens).")
+    var keepEcho = false
+
     @OptionGroup var toolOptions: ToolOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var lm: LanguageModelOptions
@@ -80,6 +83,7 @@ struct AskCommand: ParsableCommand {
         options.sentences.budget = sentenceBudget
         options.namespace = namespace
         options.verify = verify
+        options.avoidEcho = !keepEcho
         options.tools = try toolOptions.names()
         options.sqlDatabase = options.tools.contains("sql") ? toolOptions.databasePath : nil
         options.generation = sampling.parameters

@@ -33,6 +33,9 @@ extension BenchCommand {
         @Option(name: .short, help: "Chunks retrieved.")
         var k = AskOptions().k
 
+        @Option(help: "Prompt-lookup drafting: off, on, or both (each mode twice in one run: the same-run comparison).")
+        var promptLookup = "off"
+
         @Option(help: "Projector for the soft modes (default: the installed one for the model).")
         var projector: String?
 
@@ -52,11 +55,19 @@ extension BenchCommand {
             var answerMedian: Double
             var answerMean: Double
             var contextTokens: Double
+            var promptLookup: Bool
+            /// Decode time (the forward passes after the prompt's) per answer, and tokens generated.
+            var decodeMedian: Double
+            var generatedTokens: Double
+            /// Answers identical to the run without prompt lookup (nil for that run itself).
+            var sameAnswers: Int?
 
             enum CodingKeys: String, CodingKey {
                 case context, questions
                 case firstTokenMedian = "first_token_median_s", firstTokenMean = "first_token_mean_s"
                 case answerMedian = "answer_median_s", answerMean = "answer_mean_s", contextTokens = "context_tokens"
+                case promptLookup = "prompt_lookup", decodeMedian = "decode_median_s", generatedTokens = "generated_tokens"
+                case sameAnswers = "same_answers"
             }
         }
 
@@ -76,12 +87,21 @@ extension BenchCommand {
             let clock = ContinuousClock()
             func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
             var rows: [Row] = []
-            let bar = output.json ? nil : ProgressBar(total: asked.count * context.count, label: "answers")
-            for mode in context {
+            let bar = output.json ? nil : ProgressBar(total: asked.count * context.count * (promptLookup == "both" ? 2 : 1), label: "answers")
+            let lookups: [Bool]
+            switch promptLookup {
+            case "off": lookups = [false]
+            case "on": lookups = [true]
+            case "both": lookups = [false, true]
+            default: throw ValidationError("--prompt-lookup takes off, on or both (got '\(promptLookup)')")
+            }
+            var plainAnswers: [MemoryContext: [String]] = [:]
+            for mode in context { for lookup in lookups {
                 var options = base
                 options.context = mode
+                options.promptLookup = lookup
                 _ = try service.ask(asked[0], options: options)  // warm-up: the fixed prefix's KV
-                var first: [Double] = [], whole: [Double] = [], tokens = 0
+                var first: [Double] = [], whole: [Double] = [], decode: [Double] = [], answers: [String] = [], tokens = 0, generated = 0
                 for q in asked {
                     let start = clock.now
                     var firstToken: Duration?
@@ -92,11 +112,18 @@ extension BenchCommand {
                     first.append(seconds(firstToken ?? total))
                     whole.append(seconds(total))
                     tokens += r.contextTokens
+                    generated += r.generatedTokens
+                    decode.append(r.decodeSeconds)
+                    answers.append(r.answer)
                     bar?.update(rows.count * asked.count + whole.count)
                 }
+                if !lookup { plainAnswers[mode] = answers }
+                let same = lookup ? plainAnswers[mode].map { zip($0, answers).filter { $0 == $1 }.count } : nil
                 rows.append(Row(context: mode, questions: asked.count, firstTokenMedian: Self.median(first), firstTokenMean: first.reduce(0, +) / Double(first.count),
-                                answerMedian: Self.median(whole), answerMean: whole.reduce(0, +) / Double(whole.count), contextTokens: Double(tokens) / Double(asked.count)))
-            }
+                                answerMedian: Self.median(whole), answerMean: whole.reduce(0, +) / Double(whole.count), contextTokens: Double(tokens) / Double(asked.count),
+                                promptLookup: lookup, decodeMedian: Self.median(decode), generatedTokens: Double(generated) / Double(asked.count),
+                                sameAnswers: same))
+            } }
             bar?.finish()
             let model = URL(fileURLWithPath: llm.path).lastPathComponent
             if output.json {
@@ -105,10 +132,11 @@ extension BenchCommand {
                 return
             }
             print("\(model), \(asked.count) questions, k = \(k), \(Hardware.cpuModel)")
-            print("| context | context tokens | first token median s | mean s | whole answer median s | mean s |\n|---|---|---|---|---|---|")
+            print("| context | prompt lookup | context tokens | first token median s | mean s | whole answer median s | mean s | decode median s | tokens generated | same answers |\n|---|---|---|---|---|---|---|---|---|---|")
             for r in rows {
-                print(String(format: "| %@ | %.0f | %.2f | %.2f | %.2f | %.2f |", r.context.rawValue, r.contextTokens,
-                             r.firstTokenMedian, r.firstTokenMean, r.answerMedian, r.answerMean))
+                print(String(format: "| %@ | %@ | %.0f | %.2f | %.2f | %.2f | %.2f | %.3f | %.1f | %@ |", r.context.rawValue, r.promptLookup ? "on" : "off", r.contextTokens,
+                             r.firstTokenMedian, r.firstTokenMean, r.answerMedian, r.answerMean, r.decodeMedian, r.generatedTokens,
+                             r.sameAnswers.map { "\($0)/\(r.questions)" } ?? "–"))
             }
         }
 

@@ -128,6 +128,9 @@ extension EvalCommand {
         @Flag(help: "Verify each answer against the notes and withdraw unsupported ones, as `mnemo ask --verify` does.")
         var verify = false
 
+        @Flag(help: "Keep answers that only repeat the question's words, as `mnemo ask --keep-echo` does (the same-run baseline).")
+        var keepEcho = false
+
         @OptionGroup var lm: LanguageModelOptions
         @Option(name: .customLong("encoder"), help: "Encoder: an installed model's name or a directory path.")
         var encoderName: String = ModelLocator.defaultEncoder
@@ -165,7 +168,7 @@ extension EvalCommand {
                                                               configurations: configurations, mode: mode, tools: tools.map { _ in ["calc"] } ?? [],
                                                               maxTokens: maxTokens,
                                                               sentences: SentenceSelection(budget: sentenceBudget, termWeight: termWeight),
-                                                              verify: verify) { bar.update($0) }
+                                                              verify: verify, avoidEcho: !keepEcho) { bar.update($0) }
             bar.finish()
             if let answers {
                 var lines = Data()

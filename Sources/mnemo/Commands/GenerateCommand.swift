@@ -18,11 +18,13 @@ struct GenerateCommand: ParsableCommand {
           mnemo generate --chat "Tell me a story." --temperature 1.0 --top-k 0 --top-p 1 --min-p 0.1
           mnemo generate --chat "Tell me a story." --adaptive-temperature 0.5:1.5 --min-p 0.05 --rollback --json
           mnemo generate --model qwen-1.5b --draft-model qwen-0.5b --temperature 0 --chat "Write quicksort in Python."
+          mnemo generate --prompt-lookup --temperature 0 --chat "Repeat exactly: The spare key is under the blue flowerpot."
 
         Sampling runs penalties → top-k → top-p → min-p → temperature → top-t → draw
         (Examples/SAMPLERS.md). --draft-model turns on speculative decoding: the draft
         (same vocabulary) proposes tokens that the model checks in one pass; greedy
-        output stays the model's own, sampled output keeps its distribution.
+        output stays the model's own, sampled output keeps its distribution. --prompt-lookup drafts
+        without a model, copying what followed the last tokens' earlier occurrence in the prompt.
         --json reports rollbacks and the draft's acceptance rate.
         """
     )
@@ -41,6 +43,9 @@ struct GenerateCommand: ParsableCommand {
 
     @Option(help: "Speculative decoding: a smaller model with the same vocabulary drafts tokens (e.g. qwen-0.5b for qwen-1.5b).")
     var draftModel: String?
+
+    @Flag(help: "Speculative decoding without a draft model: drafts are copied from the prompt where its last tokens recur (suits text that quotes the prompt).")
+    var promptLookup = false
 
     @Option(help: "Tokens the draft proposes per round (the start value when adaptive).")
     var draftTokens: Int = 4
@@ -92,6 +97,10 @@ struct GenerateCommand: ParsableCommand {
         }
         let ids = llm.encode(promptText)
         var parameters = sampling.parameters
+        if draftModel != nil && promptLookup { throw ValidationError("--draft-model and --prompt-lookup are two draft sources: give one") }
+        if promptLookup {
+            parameters.speculative = .promptLookup(settings: SpeculativeSettings(draftTokens: draftTokens, adaptive: !fixedDraft))
+        }
         if let draftModel {
             let draft = try LanguageModel(path: ModelLocator.resolve(draftModel))
             try llm.checkDraftCompatibility(draft)

@@ -63,6 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
           mnemo serve --port 9000 --model smollm2
           mnemo serve --new-token ~/.config/mnemo/token
           mnemo serve --host 0.0.0.0 --token-file ~/.config/mnemo/token
+          mnemo serve --header-timeout 5 --body-timeout 20 --max-connections 256
           curl -s localhost:8080/v1/memory/search -d '{"query": "boiler service", "k": 3}'
         """
     )
@@ -79,8 +80,20 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write a new random token to FILE (mode 0600; never over an existing file) and exit.", valueName: "FILE"))
     var newToken: String?
 
-    @Option(help: "Largest request body in bytes (413 beyond it).")
+    @Option(help: "Largest request body in bytes (413 beyond it; the connection is then closed).")
     var maxBody = 4 << 20
+
+    @Option(help: ArgumentHelp("Seconds a new connection has to send its first request's headers.", valueName: "s"))
+    var headerTimeout = 10.0
+
+    @Option(help: ArgumentHelp("Seconds a request's body may take after its headers.", valueName: "s"))
+    var bodyTimeout = 30.0
+
+    @Option(help: ArgumentHelp("Seconds a kept-alive connection may wait between requests.", valueName: "s"))
+    var idleTimeout = 60.0
+
+    @Option(help: "Connections open at once (more wait to be accepted).")
+    var maxConnections = 512
 
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var models: ServerModelOptions
@@ -90,6 +103,10 @@ struct ServeCommand: AsyncParsableCommand {
         settings.host = host
         settings.port = port
         settings.maxBodyBytes = maxBody
+        settings.connections.headerTimeout = .milliseconds(Int64((headerTimeout * 1000).rounded()))
+        settings.connections.bodyTimeout = .milliseconds(Int64((bodyTimeout * 1000).rounded()))
+        settings.connections.idleTimeout = .milliseconds(Int64((idleTimeout * 1000).rounded()))
+        settings.connections.maxConnections = maxConnections
         if let tokenFile {
             guard let data = FileManager.default.contents(atPath: tokenFile) else {
                 throw ValidationError("--token-file \(tokenFile): cannot read the file")
@@ -106,6 +123,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard maxBody > 0 else { throw ValidationError("--max-body must be positive") }
+        for (flag, seconds) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout)] {
+            guard seconds.isFinite, seconds > 0, seconds <= 86_400 else { throw ValidationError("\(flag) must be a number of seconds in (0, 86400] (got \(seconds))") }
+        }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be positive") }
         if newToken == nil { _ = try settings() }
     }
 
