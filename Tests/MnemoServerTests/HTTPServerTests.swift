@@ -153,10 +153,12 @@ import Testing
 
     /// 200 connections that send half a request head, one that drips its body and one that sends far
     /// more than the body limit: /health is answered while they wait, and the server closes every one
-    /// (the client's reads fail after 20 s without the deadlines, where they would hang).
+    /// (the client's reads fail after 60 s without the deadlines, where they would hang). The header
+    /// deadline is 20 s so that a loaded CI host, opening 200 sockets beside other tests, still asks
+    /// /health before it passes (at 5 s it once had closed them all first).
     @Test func slowAndOversizedRequestsAreClosedRealModel() async throws {
         let server = try TestServer {
-            $0.connections.headerTimeout = .seconds(5)
+            $0.connections.headerTimeout = .seconds(20)
             $0.connections.bodyTimeout = .seconds(5)
             $0.maxBodyBytes = 1024
         }
@@ -165,7 +167,7 @@ import Testing
             let port = client.port
             let half = try await onDispatch {
                 try (0..<200).map { _ in
-                    let socket = try RawSocket(port: port, receiveTimeout: 20)
+                    let socket = try RawSocket(port: port, receiveTimeout: 60)
                     try socket.send("POST /v1/memory/search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-")
                     return socket
                 }
