@@ -277,6 +277,12 @@ actor AnsweringTransport: Transport {
         pump = Task {
             do {
                 for try await message in inner {
+                    // JSON-RPC's own errors for lines the SDK would answer with a made-up id or the
+                    // wrong code (-32700 for valid JSON, -32603 for bad params).
+                    if let rejection = Self.rejection(of: message) {
+                        try? await self.stdio.send(rejection)
+                        continue
+                    }
                     self.noteRequests(in: message)
                     continuation.yield(message)
                 }
@@ -327,6 +333,54 @@ actor AnsweringTransport: Transport {
             if let id = Self.key(object["id"]) { unanswered.remove(id) }
         }
         if unanswered.isEmpty { releaseWaiters() }
+    }
+
+    /// The error response for a line that is not a well-formed JSON-RPC 2.0 message, or nil to pass it
+    /// on: -32700 (id null) for text that is not JSON, -32600 for JSON that is not a request, a
+    /// notification or a response, -32602 for a known method whose params have the wrong shape.
+    static func rejection(of data: Data) -> Data? {
+        guard let json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            return errorResponse(id: nil, code: -32700, message: "Parse error: the message is not valid JSON.")
+        }
+        if let batch = json as? [Any] {
+            return batch.isEmpty ? errorResponse(id: nil, code: -32600, message: "Invalid Request: an empty batch.") : nil
+        }
+        guard let object = json as? [String: Any] else {
+            return errorResponse(id: nil, code: -32600, message: "Invalid Request: a message must be a JSON object.")
+        }
+        let id = object["id"]
+        let usableID: Any? = (id is String || id is NSNumber) ? id : nil
+        guard object["jsonrpc"] as? String == "2.0" else {
+            return errorResponse(id: usableID, code: -32600, message: "Invalid Request: 'jsonrpc' must be \"2.0\".")
+        }
+        if id != nil, !(id is NSNull), usableID == nil {
+            return errorResponse(id: nil, code: -32600, message: "Invalid Request: 'id' must be a string or a number.")
+        }
+        guard let method = object["method"] else {
+            if object["result"] != nil || object["error"] != nil { return nil }  // a response from the client
+            return errorResponse(id: usableID, code: -32600, message: "Invalid Request: no 'method'.")
+        }
+        guard let name = method as? String else {
+            return errorResponse(id: usableID, code: -32600, message: "Invalid Request: 'method' must be a string.")
+        }
+        if let params = object["params"], !(params is [String: Any]) {
+            return errorResponse(id: usableID, code: -32602, message: "Invalid params: 'params' must be an object.")
+        }
+        if name == "tools/call" {
+            let params = object["params"] as? [String: Any]
+            guard params?["name"] is String else {
+                return errorResponse(id: usableID, code: -32602, message: "Invalid params: tools/call needs a string 'name'.")
+            }
+            if let arguments = params?["arguments"], !(arguments is [String: Any]) {
+                return errorResponse(id: usableID, code: -32602, message: "Invalid params: 'arguments' must be an object.")
+            }
+        }
+        return nil
+    }
+
+    static func errorResponse(id: Any?, code: Int, message: String) -> Data {
+        let body: [String: Any] = ["jsonrpc": "2.0", "id": id ?? NSNull(), "error": ["code": code, "message": message]]
+        return (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()  // send adds the newline
     }
 
     /// The JSON-RPC messages in one line: an object, or a batch of them.
