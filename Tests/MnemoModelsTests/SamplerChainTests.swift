@@ -264,7 +264,7 @@ final class PoisonPredictor: TokenPredictor {
             var sampler = Sampler(p)
             var drafter = PromptLookupDrafter(prompt: prompt, maxNgram: 3)
             return try SpeculativeDecoding.run(target: target, drafter: &drafter, firstLogits: first, sampler: &sampler,
-                                               settings: .init(draftTokens: 4), maxTokens: maxTokens, endTokens: [], logprobs: 2,
+                                               settings: .init(draftTokens: 4, costModel: false), maxTokens: maxTokens, endTokens: [], logprobs: 2,
                                                emit: { _ in .continue })
         }
         for prompt in [[0] + plain.tokens, [0, 3, 2, 1, 0, 2], [0]] {
@@ -309,6 +309,34 @@ final class PoisonPredictor: TokenPredictor {
         let df = Double(expected.count - 1)
         #expect(chi2 < df + 3.1 * (2 * df).squareRoot() + 3, "chi² = \(chi2) over \(expected.count) cells")
         #expect(report.accepted > 0 && report.accepted < report.drafted)
+    }
+
+    /// The cost model drafts when measured times say it pays and not when they say it loses: a plain
+    /// step first, then one round at the start length, then the best length for the measured costs.
+    @Test func draftCostModelDraftsOnlyWhenItPays() {
+        let settings = SpeculativeSettings(draftTokens: 4, maxDraftTokens: 12)
+        // A cheap draft the target agrees with: verification of n positions costs 10 ms + 1 ms a position.
+        var cheap = DraftCostModel(settings: settings)
+        #expect(cheap.nextLength() == 0)
+        cheap.record(drafted: 0, accepted: 0, draftTime: 0, verifyTime: 0.010)
+        #expect(cheap.nextLength() == 4)
+        for _ in 0..<20 {
+            cheap.record(drafted: 4, accepted: 4, draftTime: 4 * 0.001, verifyTime: 0.014)
+        }
+        #expect(cheap.nextLength() >= 8)
+        // A draft as slow as the target that is wrong half the time: plain decoding, with rare probes.
+        var slow = DraftCostModel(settings: settings)
+        slow.record(drafted: 0, accepted: 0, draftTime: 0, verifyTime: 0.010)
+        for _ in 0..<10 { slow.record(drafted: 4, accepted: 1, draftTime: 4 * 0.010, verifyTime: 0.016) }
+        var lengths: [Int] = []
+        for _ in 0..<40 {
+            let length = slow.nextLength()
+            lengths.append(length)
+            slow.record(drafted: length, accepted: 0, draftTime: Double(length) * 0.010, verifyTime: 0.010 + Double(length) * 0.0015)
+        }
+        let drafting = lengths.filter { $0 > 0 }.count
+        #expect(lengths.first == 0 && drafting >= 1 && drafting <= 4, "\(lengths)")
+        #expect(DraftCostModel.expectedTokens(length: 3, alpha: 0.5) == 1.875)
     }
 
     @Test func greedySpeculativeEqualsTargetGreedy() throws {

@@ -5,16 +5,24 @@ import Foundation
 /// Adaptive (the default): after a round where every drafted token was kept the length grows by one
 /// (up to `maxDraftTokens`); after a rejection it shrinks by one (down to 1), so a draft that agrees
 /// with the target drafts long and one that does not costs little.
+///
+/// With `costModel` (the default when adaptive) the length comes from measurement instead: each round's
+/// draft and verification times and the acceptance so far (`DraftCostModel`) give the length that
+/// commits the most tokens per second, and none at all (a plain decoding step) when drafting would
+/// lose, so speculative decoding is never slower than plain decoding by more than its probes.
 public struct SpeculativeSettings: Sendable, Equatable {
     /// Draft length of the first round (and of every round when not adaptive).
     public var draftTokens: Int
     public var adaptive: Bool
     public var maxDraftTokens: Int
+    /// Whether an adaptive length follows the measured costs (else: +1 after a round fully kept, −1 after a rejection).
+    public var costModel: Bool
 
-    public init(draftTokens: Int = 4, adaptive: Bool = true, maxDraftTokens: Int = 12) {
+    public init(draftTokens: Int = 4, adaptive: Bool = true, maxDraftTokens: Int = 12, costModel: Bool = true) {
         self.draftTokens = draftTokens
         self.adaptive = adaptive
         self.maxDraftTokens = max(maxDraftTokens, draftTokens)
+        self.costModel = costModel
     }
 
     public func validate() throws {
@@ -142,6 +150,77 @@ struct PromptLookupDrafter: Drafter {
     func finish(_ generated: Int) {}
 }
 
+/// Chooses each round's draft length from what rounds have cost so far (Leviathan et al.'s analysis
+/// with measured times): with a per-token acceptance α, a draft of γ commits on average
+/// (1 − α^(γ+1)) / (1 − α) tokens for γ draft steps plus one target pass over γ + 1 positions; the γ
+/// (0 … max) with the most tokens per second wins, where γ = 0 is a plain step. Times are measured,
+/// never assumed: a plain step's (the first round is one), the draft's per token, and the target's
+/// extra cost per verified position, from rounds of different sizes.
+struct DraftCostModel {
+    /// Decayed sums (recent rounds count most; the text and the cache length move the costs).
+    private var plainSeconds = 0.0, plainCount = 0.0
+    private var draftSeconds = 0.0, draftTokens = 0.0
+    private var extraSeconds = 0.0, extraPositions = 0.0
+    private var kept = 0.0, rejected = 0.0
+    /// Rounds since drafting was last tried, and how many plain rounds pass before it is tried again.
+    private var plainRun = 0, probeAfter = 8
+    let maxLength: Int
+    let startLength: Int
+    private let decay = 0.9
+
+    init(settings: SpeculativeSettings) {
+        maxLength = settings.maxDraftTokens
+        startLength = settings.draftTokens
+    }
+
+    /// A round's measurements: `drafted` tokens proposed in `draftTime`, a target pass over
+    /// `drafted + 1` positions in `verifyTime`, `accepted` of the drafts kept.
+    mutating func record(drafted: Int, accepted: Int, draftTime: Double, verifyTime: Double) {
+        if drafted == 0 {
+            plainSeconds = decay * plainSeconds + verifyTime; plainCount = decay * plainCount + 1
+            plainRun += 1
+            return
+        }
+        draftSeconds = decay * draftSeconds + draftTime; draftTokens = decay * draftTokens + Double(drafted)
+        if plainCount > 0 {
+            extraSeconds = decay * extraSeconds + max(0, verifyTime - plainStep)
+            extraPositions = decay * extraPositions + Double(drafted)
+        }
+        kept = decay * kept + Double(accepted)
+        rejected = decay * rejected + (accepted < drafted ? 1 : 0)
+        plainRun = 0
+    }
+
+    var plainStep: Double { plainSeconds / max(plainCount, 1e-9) }
+
+    /// Expected tokens committed by a round drafting `length` at acceptance `alpha`.
+    static func expectedTokens(length: Int, alpha: Double) -> Double {
+        alpha >= 1 ? Double(length + 1) : (1 - pow(alpha, Double(length + 1))) / (1 - alpha)
+    }
+
+    /// The next round's draft length (0: a plain step).
+    mutating func nextLength() -> Int {
+        guard plainCount > 0 else { return 0 }  // measure a plain step first
+        guard draftTokens > 0, extraPositions > 0 else { return startLength }  // then one drafting round
+        // Acceptance with a weak prior of one kept and one rejected, so a short history does not read as certainty.
+        let alpha = min(0.999, (kept + 1) / (kept + rejected + 2))
+        let perDraft = draftSeconds / draftTokens, perPosition = extraSeconds / extraPositions
+        var best = 0, bestRate = 1 / max(plainStep, 1e-9)
+        for length in 1...max(1, maxLength) {
+            let cost = plainStep + Double(length) * (perDraft + perPosition)
+            let rate = Self.expectedTokens(length: length, alpha: alpha) / max(cost, 1e-9)
+            if rate > bestRate * 1.02 { best = length; bestRate = rate }  // 2%: ties go to plain decoding
+        }
+        if best == 0 && plainRun >= probeAfter {
+            // Drafting loses; try one short round now and then, since the text may turn more predictable.
+            probeAfter = min(probeAfter * 2, 256)
+            return 1
+        }
+        if best > 0 { probeAfter = 8 }
+        return best
+    }
+}
+
 /// What speculative decoding did during one generation.
 public struct SpeculativeReport: Sendable, Codable, Equatable {
     /// Tokens the draft proposed.
@@ -233,6 +312,10 @@ public enum SpeculativeDecoding {
         let base = target.count
         var out = Outcome()
         var gamma = settings.draftTokens
+        let useCosts = settings.adaptive && settings.costModel
+        var costs = DraftCostModel(settings: settings)
+        let clock = ContinuousClock()
+        if useCosts { gamma = costs.nextLength() }
 
         /// The token a distribution gives: its arg-max, or a draw.
         func choose(_ p: TokenCandidates) -> Int32? {
@@ -264,7 +347,9 @@ public enum SpeculativeDecoding {
             let g = max(0, min(gamma, maxTokens - out.tokens.count - 1, room))
 
             // Draft up to g tokens (none past an end token).
+            let draftStart = clock.now
             var (drafted, proposals) = try drafter.propose(generated: out.tokens, count: g, sampler: sampler, choose: choose)
+            let draftTime = (clock.now - draftStart).seconds
             if let end = drafted.firstIndex(where: endTokens.contains), end + 1 < drafted.count {
                 drafted.removeSubrange((end + 1)...)
                 proposals?.removeSubrange((end + 1)...)
@@ -272,7 +357,9 @@ public enum SpeculativeDecoding {
             out.report.drafted += drafted.count
 
             // Verify them in one target pass.
+            let verifyStart = clock.now
             let rows = try target.feed([pending] + drafted, logits: .all)
+            let verifyTime = (clock.now - verifyStart).seconds
             out.report.rounds += 1
             func row(_ i: Int) -> [Float] { Array(rows[i * vocabulary..<(i + 1) * vocabulary]) }
             var ts = sampler
@@ -310,7 +397,10 @@ public enum SpeculativeDecoding {
             for (i, t) in (drafted[0..<kept] + (next.map { [$0] } ?? [])).enumerated() where going { going = commit(t, from: row(i)) }
             target.truncate(to: base + out.tokens.count - 1)
             drafter.committed(out.tokens.count)
-            if settings.adaptive && !drafted.isEmpty {
+            if useCosts {
+                costs.record(drafted: drafted.count, accepted: kept, draftTime: draftTime, verifyTime: verifyTime)
+                gamma = costs.nextLength()
+            } else if settings.adaptive && !drafted.isEmpty {
                 gamma = kept == drafted.count ? min(gamma + 1, settings.maxDraftTokens) : max(1, gamma - 1)
             }
             if !going { break rounds }

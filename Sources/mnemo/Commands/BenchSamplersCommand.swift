@@ -203,11 +203,12 @@ extension BenchCommand {
             let sampled = SamplingParameters(temperature: 0.7, topK: 0, topP: 1, seed: 1, minP: 0.1)
             let modes = [
                 Mode(name: "greedy, target alone", sampling: .greedy, settings: nil),
-                Mode(name: "greedy, draft 4 adaptive", sampling: .greedy, settings: SpeculativeSettings(draftTokens: 4, adaptive: true)),
+                Mode(name: "greedy, draft by cost model", sampling: .greedy, settings: SpeculativeSettings(draftTokens: 4, adaptive: true)),
+                Mode(name: "greedy, draft 4 ±1 by acceptance", sampling: .greedy, settings: SpeculativeSettings(draftTokens: 4, adaptive: true, costModel: false)),
                 Mode(name: "greedy, draft 2 fixed", sampling: .greedy, settings: SpeculativeSettings(draftTokens: 2, adaptive: false)),
                 Mode(name: "greedy, draft 4 fixed", sampling: .greedy, settings: SpeculativeSettings(draftTokens: 4, adaptive: false)),
                 Mode(name: "T 0.7 min-p 0.1, target alone", sampling: sampled, settings: nil),
-                Mode(name: "T 0.7 min-p 0.1, draft 4 adaptive", sampling: sampled, settings: SpeculativeSettings(draftTokens: 4, adaptive: true)),
+                Mode(name: "T 0.7 min-p 0.1, draft by cost model", sampling: sampled, settings: SpeculativeSettings(draftTokens: 4, adaptive: true)),
             ]
             var seconds = [Double](repeating: 0, count: modes.count), produced = [Int](repeating: 0, count: modes.count)
             var reports = [SpeculativeReport](repeating: SpeculativeReport(), count: modes.count)
@@ -259,7 +260,7 @@ extension BenchCommand {
             print("|---|---:|---:|---:|---:|---|")
             for (m, mode) in modes.enumerated() {
                 let rate = Double(produced[m]) / max(seconds[m], 1e-9)
-                let baseline = mode.sampling.isGreedy ? 0 : 4
+                let baseline = modes.firstIndex { $0.settings == nil && $0.sampling.isGreedy == mode.sampling.isGreedy } ?? 0
                 let baseRate = Double(produced[baseline]) / max(seconds[baseline], 1e-9)
                 let r = reports[m]
                 let same = mode.settings == nil ? "" : mode.sampling.isGreedy

@@ -50,7 +50,7 @@ struct GenerateCommand: ParsableCommand {
     @Option(help: "Tokens the draft proposes per round (the start value when adaptive).")
     var draftTokens: Int = 4
 
-    @Flag(help: "Keep --draft-tokens fixed (default: grow after a fully accepted round, shrink after a rejection).")
+    @Flag(help: "Keep --draft-tokens fixed (default: each round's length from the measured draft and verification times and the acceptance so far, none when drafting would lose).")
     var fixedDraft = false
 
     @OptionGroup var output: OutputOptions
