@@ -42,7 +42,7 @@ public enum Hardware {
     }
 
     /// The float kernels (norms, activations, attention).
-    public static var floatKernels: String { Kernels.vectorISA }
+    public static var floatKernels: String { mk_has_avx2() != 0 ? "avx2+fma" : "generic" }
 
     /// Everything above as one JSON-ready value.
     public static var report: Report {

@@ -3,8 +3,6 @@ import CKernels
 /// Row-wise and element-wise kernels shared by the models, in place on row-major data.
 /// The arithmetic lives in the CKernels C target (AVX2+FMA when the CPU has it).
 public enum Kernels {
-    public static var vectorISA: String { mk_has_avx2() != 0 ? "avx2+fma" : "generic" }
-
     /// LayerNorm over each row of `x[rows×dim]`: (x − mean) / sqrt(var + eps) · gamma + beta.
     public static func layerNorm(
         _ x: UnsafeMutablePointer<Float>, rows: Int, dim: Int,

@@ -118,12 +118,4 @@ public struct QuantizedMatrix: @unchecked Sendable {
             }
         }
     }
-
-    /// Scratch bytes `multiply(_:input:count:scratch:)` needs for these matrices and `count` rows.
-    public static func scratchBytes(for matrices: [QuantizedMatrix], count: Int) -> Int {
-        var seen = Set<Int32>()
-        var bytes = 0
-        for m in matrices where seen.insert(mk_activation_type(m.type)).inserted { bytes += count * m.activationRowBytes }
-        return bytes
-    }
 }

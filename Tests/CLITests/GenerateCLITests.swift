@@ -9,12 +9,12 @@ import Testing
         #expect(r.status == 0, "\(r.stderr)")
         let json = try #require(r.json)
         #expect((json["text"] as? String)?.contains("Paris") == true)
-        #expect(json["generatedTokens"] as? Int == 8)
-        #expect(json["promptTokens"] as? Int == 5)
-        #expect(json["finishReason"] as? String == "length")
-        #expect((json["prefillTokensPerSecond"] as? Double ?? 0) > 0)
-        #expect((json["decodeTokensPerSecond"] as? Double ?? 0) > 0)
-        #expect((json["kvCacheBytes"] as? Int) == 13 * 30 * 2 * 192 * 4)
+        #expect(json["generated_tokens"] as? Int == 8)
+        #expect(json["prompt_tokens"] as? Int == 5)
+        #expect(json["finish_reason"] as? String == "length")
+        #expect((json["prefill_tokens_per_second"] as? Double ?? 0) > 0)
+        #expect((json["decode_tokens_per_second"] as? Double ?? 0) > 0)
+        #expect((json["kv_cache_bytes"] as? Int) == 13 * 30 * 2 * 192 * 4)
     }
 
     @Test func streamsPlainTextAndChatStopsAtTheEndOfTurn() throws {
@@ -36,7 +36,7 @@ import Testing
         let r = try mnemo(["generate", "--model", "smollm2", "-", "--temperature", "0", "--max-tokens", "4", "--json"],
                           stdin: Data("The capital of France is".utf8))
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.json?["promptTokens"] as? Int == 5)
+        #expect(r.json?["prompt_tokens"] as? Int == 5)
     }
 
     @Test func badArgumentsAndModelsGiveClearErrors() throws {

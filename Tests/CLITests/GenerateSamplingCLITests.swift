@@ -13,7 +13,7 @@ import Testing
         #expect(json["seed"] as? Int == 3)
         let rollback = try #require(json["rollback"] as? [String: Any])
         #expect(rollback["rollbacks"] is Int && rollback["refused"] is Int)
-        let t = try #require(json["meanTemperature"] as? Double)
+        let t = try #require(json["mean_temperature"] as? Double)
         #expect(t >= 0.5 && t <= 1.2)
         #expect(json["speculative"] == nil)
     }
@@ -27,7 +27,7 @@ import Testing
         let p = try #require(plain.json), s = try #require(spec.json)
         #expect(p["text"] as? String == s["text"] as? String)
         let report = try #require(s["speculative"] as? [String: Any])
-        #expect((report["acceptanceRate"] as? Double ?? 0) > 0.5)
+        #expect((report["acceptance_rate"] as? Double ?? 0) > 0.5)
         #expect(report["drafted"] is Int && report["accepted"] is Int && report["rounds"] is Int)
     }
 

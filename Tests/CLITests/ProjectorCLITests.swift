@@ -20,7 +20,7 @@ import Testing
         #expect(a.status == 0, "\(a.stderr)")
         let report = try #require(a.json)
         #expect(report["steps"] as? Int == 3)
-        #expect((report["targetTokens"] as? Int ?? 0) > 0)
+        #expect((report["target_tokens"] as? Int ?? 0) > 0)
         let b = try train(resumed, steps: 3, extra: ["--stop-after", "2"])
         #expect(b.status == 0, "\(b.stderr)")
         let c = try train(resumed, steps: 3, extra: ["--resume"])

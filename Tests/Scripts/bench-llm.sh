@@ -58,7 +58,7 @@ for m in $MODELS; do
     out=$( { /usr/bin/time -v "$MNEMO_BENCH" generate --model "$path" --threads "$THREADS" --temperature 0 --max-tokens 128 --json \
         "$(printf 'The history of the Normans in Europe began when %.0s' $(seq 24))"; } 2>&1)
     rss_kb=$(echo "$out" | sed -n 's/.*Maximum resident set size (kbytes): //p')
-    kv=$(( $(echo "$out" | sed -n 's/.*"kvCacheBytes":\([0-9]*\).*/\1/p') / 1048576 ))
+    kv=$(( $(echo "$out" | sed -n 's/.*"kv_cache_bytes":\([0-9]*\).*/\1/p') / 1048576 ))
     file_mb=$(( $(stat -c %s "$path") / 1048576 ))
     printf "| %s | %.0f | %.0f | %.2f× | %.1f | %.1f | %.2f× | %d MiB | %d + %d MiB |\n" "$m" "$pp_p" "$pp_o" \
         "$(echo "$pp_o / $pp_p" | bc -l)" "$tg_p" "$tg_o" "$(echo "$tg_o / $tg_p" | bc -l)" $((rss_kb / 1024)) "$file_mb" "$kv"

@@ -392,15 +392,6 @@ public final class GGUFFile: @unchecked Sendable {
         }
     }
 
-    public func floatArray(_ key: String) throws -> [Double]? {
-        guard let v = metadata[key] else { return nil }
-        switch v {
-        case .array(.float32(let x)): return x.map { Double($0) }
-        case .array(.float64(let x)): return x
-        default: throw wrongType(key, v, "a float array")
-        }
-    }
-
     /// The model's architecture (`general.architecture`), e.g. "llama" or "qwen2".
     public var architecture: String? { try? string("general.architecture") }
 }

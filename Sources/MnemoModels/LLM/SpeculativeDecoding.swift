@@ -163,7 +163,7 @@ struct DraftCostModel {
     private var extraSeconds = 0.0, extraPositions = 0.0
     private var kept = 0.0, rejected = 0.0
     /// Rounds since drafting was last tried, and how many plain rounds pass before it is tried again.
-    private var plainRun = 0, probeAfter = 8
+    private var plainRun = 0, probeAfter = 16
     let maxLength: Int
     let startLength: Int
     private let decay = 0.9
@@ -205,18 +205,21 @@ struct DraftCostModel {
         // Acceptance with a weak prior of one kept and one rejected, so a short history does not read as certainty.
         let alpha = min(0.999, (kept + 1) / (kept + rejected + 2))
         let perDraft = draftSeconds / draftTokens, perPosition = extraSeconds / extraPositions
-        var best = 0, bestRate = 1 / max(plainStep, 1e-9)
+        let plainRate = 1 / max(plainStep, 1e-9)
+        var best = 0, bestRate = plainRate, bestDraftingRate = 0.0
         for length in 1...max(1, maxLength) {
             let cost = plainStep + Double(length) * (perDraft + perPosition)
             let rate = Self.expectedTokens(length: length, alpha: alpha) / max(cost, 1e-9)
+            bestDraftingRate = max(bestDraftingRate, rate)
             if rate > bestRate * 1.02 { best = length; bestRate = rate }  // 2%: ties go to plain decoding
         }
         if best == 0 && plainRun >= probeAfter {
             // Drafting loses; try one short round now and then, since the text may turn more predictable.
-            probeAfter = min(probeAfter * 2, 256)
+            // A probe costs the draft's catch-up on the tokens it missed: far from break-even, probe rarely.
+            probeAfter = min(probeAfter * (bestDraftingRate < 0.8 * plainRate ? 4 : 2), 512)
             return 1
         }
-        if best > 0 { probeAfter = 8 }
+        if best > 0 { probeAfter = 16 }
         return best
     }
 }

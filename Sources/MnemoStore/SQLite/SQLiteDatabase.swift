@@ -25,7 +25,6 @@ public enum SQLiteValue: Sendable, Equatable {
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     public let message: String
-    public var isBusy: Bool { code & 0xFF == SQLITE_BUSY || code & 0xFF == SQLITE_LOCKED }
     public var description: String { "SQLite error \(code): \(message)" }
 }
 

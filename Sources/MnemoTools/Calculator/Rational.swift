@@ -89,12 +89,6 @@ public struct Rational: Sendable, Hashable, Comparable, CustomStringConvertible 
     public var isZero: Bool { numerator.isZero }
     public var isNegative: Bool { numerator.sign == .minus && !numerator.isZero }
 
-    /// Roughly how many decimal digits the larger of numerator and denominator has (from the bit width).
-    public var approximateDigits: Int {
-        let bits = max(numerator.magnitude.bitWidth, denominator.magnitude.bitWidth)
-        return Int((Double(bits) * log10(2.0)).rounded(.up))
-    }
-
     public var description: String {
         isInteger ? String(numerator) : "\(String(numerator))/\(String(denominator))"
     }

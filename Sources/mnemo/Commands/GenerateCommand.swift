@@ -121,7 +121,7 @@ struct GenerateCommand: ParsableCommand {
                 prefillSeconds: result.prefillSeconds, decodeSeconds: result.decodeSeconds,
                 prefillTokensPerSecond: result.prefillTokensPerSecond, decodeTokensPerSecond: result.decodeTokensPerSecond,
                 kvCacheBytes: (result.promptTokens + result.tokens.count) * llm.model.config.kvCacheBytesPerPosition,
-                meanTemperature: result.meanTemperature, rollback: result.rollback, speculative: result.speculative))
+                meanTemperature: result.meanTemperature, rollback: result.rollback, speculative: result.speculative), snakeCase: true)
         } else {
             print()
             if Terminal.stderrIsTTY {

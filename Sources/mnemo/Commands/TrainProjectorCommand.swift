@@ -172,7 +172,7 @@ struct TrainProjectorCommand: ParsableCommand {
             try Terminal.printJSON(Report(out: out, model: modelFile, stage: stage.rawValue, examples: examples.count, steps: trainer.optimizer.step,
                                           finalLoss: smoothed ?? 0, heldOut: heldOut.count, heldOutLossZero: zeroLoss, heldOutLossStart: startLoss,
                                           heldOutLossEnd: endLoss, positions: positions, targetTokens: targets,
-                                          trainingSeconds: seconds, wallSeconds: wall, log: history))
+                                          trainingSeconds: seconds, wallSeconds: wall, log: history), snakeCase: true)
         } else {
             print(String(format: "wrote %@: %d steps, loss %.3f, %d positions (%d target tokens) in %.0f s training, %.0f s wall",
                          out, trainer.optimizer.step, smoothed ?? 0, positions, targets, seconds, wall))

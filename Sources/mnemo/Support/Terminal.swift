@@ -12,9 +12,12 @@ enum Terminal {
     }
 
     /// Writes a value as JSON on stdout (keys sorted, so output is stable for scripts and tests).
-    static func printJSON<T: Encodable>(_ value: T) throws {
+    /// `snakeCase`: Swift property names written snake_case, as every other `--json` output spells its
+    /// keys (only for outputs without user-named keys such as metadata, which must pass unchanged).
+    static func printJSON<T: Encodable>(_ value: T, snakeCase: Bool = false) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
         var data = try encoder.encode(value)
         data.append(0x0A)
         FileHandle.standardOutput.write(data)
