@@ -379,14 +379,20 @@ import Testing
         }
         let conversations = server.generator.conversations
         #expect(conversations.count == 2)
-        #expect(conversations.first == conversations.last)
+        // Compared outside #expect: its operator decomposition of these values crashed the test process
+        // (signal 11 in Swift Testing's _callBinaryOperator, reproducible with this test alone).
+        let sameThroughBothEdges = conversations.first == conversations.last
+        #expect(sameThroughBothEdges)
         // The notes `mnemo ask` gives in its default mode (the sentences closest to the question, counted
         // in the scripted model's tokens: words).
-        #expect(AskOptions.textContext == AskOptions().context)
+        let defaultContextIsTheTextContext = AskOptions.textContext == AskOptions().context
+        #expect(defaultContextIsTheTextContext)
         let notes = try await server.services.memory.notes(MemorySearch(query: "Where is the spare key?", k: AskOptions().k, mode: AskOptions().mode),
                                                            question: "Where is the spare key?", context: AskOptions().context)
         #expect(notes.contains { $0.text == "The spare key is under the blue flowerpot by the shed." })
-        #expect(conversations.first == MemoryPrompt.answerMessages("Where is the spare key?", memories: notes.map { .text($0.text) }).messages)
+        let askPrompt = MemoryPrompt.answerMessages("Where is the spare key?", memories: notes.map { .text($0.text) }).messages
+        let sameAsAsk = conversations.first == askPrompt
+        #expect(sameAsAsk)
     }
 
     @Test func chatStreamingAndStopSequencesRealModel() async throws {
