@@ -2,15 +2,28 @@
 // Mnemo: a retrieval-augmented memory service. See README.md for the module map.
 import PackageDescription
 
+
+/// Tests/Scripts/fuzz.sh sets MNEMO_FUZZ=1 (in its own build directory): Mnemo's own modules get
+/// coverage and AddressSanitizer, and mnemo-fuzz links libFuzzer's driver. Dependencies stay plain.
+let fuzzing = Context.environment["MNEMO_FUZZ"] == "1"
+let instrumented: [SwiftSetting] = fuzzing
+    ? [.unsafeFlags(["-sanitize=address", "-sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table"])] : []
+let fuzzSwiftSettings: [SwiftSetting] = instrumented
+let fuzzLinkerSettings: [LinkerSetting] = fuzzing
+    ? [.unsafeFlags(["-sanitize=address", "-Xlinker", "--undefined=LLVMFuzzerRunDriver",
+                     "-Xlinker", Context.environment["MNEMO_LIBFUZZER"] ?? "libclang_rt.fuzzer_no_main-x86_64.a",
+                     "-lstdc++"])] : []
+
 /// Optimised even in debug builds: the tensor and model code is far too slow unoptimised for the
 /// tests that run the real models.
-let fast: [SwiftSetting] = [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]
+let fast: [SwiftSetting] = [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])] + instrumented
 
 let package = Package(
     name: "Mnemo",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mnemo", targets: ["mnemo"]),
+        .executable(name: "mnemo-fuzz", targets: ["mnemo-fuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -52,9 +65,9 @@ let package = Package(
         .target(name: "MnemoTensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: fast),
         // Model files, tokenizers and model forward passes.
         .target(name: "MnemoModels", dependencies: ["MnemoTensor"], swiftSettings: fast),
-        .target(name: "MnemoIngest"),
+        .target(name: "MnemoIngest", swiftSettings: instrumented),
         // The memory store: SQLite (source of truth) + a FAISS index derived from it.
-        .target(name: "MnemoStore", dependencies: ["CSQLite", "CFaiss"]),
+        .target(name: "MnemoStore", dependencies: ["CSQLite", "CFaiss"], swiftSettings: instrumented),
         // The memory service: encoder + ingest + store, and everything built on them.
         .target(name: "MnemoCore", dependencies: ["MnemoModels", "MnemoIngest", "MnemoStore", "MnemoTools"], swiftSettings: fast),
         // Tools beside the LLM: an exact calculator and read-only SQL over a user's SQLite database.
@@ -70,7 +83,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-            ]
+            ],
+            swiftSettings: instrumented
         ),
         // The command-line edge.
         .executableTarget(
@@ -82,6 +96,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets for the parsers (Tests/Scripts/fuzz.sh); a plain build replays Tests/Fuzz/.
+        .target(name: "CFuzzDriver", path: "Sources/Native/CFuzzDriver"),
+        .executableTarget(
+            name: "mnemo-fuzz",
+            dependencies: ["CFuzzDriver", "CSQLite", "MnemoIngest", "MnemoModels", "MnemoServer", "MnemoTools"],
+            swiftSettings: fuzzSwiftSettings,
+            linkerSettings: fuzzLinkerSettings
+        ),
 
         .testTarget(name: "NativeTests", dependencies: ["CFaiss", "CSQLite", "COpenBLAS", "CKernels"]),
         .testTarget(
@@ -91,7 +113,7 @@ let package = Package(
             resources: [.copy("Resources/encoder_fixtures.json"), .copy("Resources/llama-vocab"), .copy("Resources/llama-reference")]
         ),
         .testTarget(name: "MnemoStoreTests", dependencies: ["MnemoStore"]),
-        .testTarget(name: "CLITests", dependencies: ["mnemo"]),
+        .testTarget(name: "CLITests", dependencies: ["mnemo", "mnemo-fuzz"]),
         .testTarget(
             name: "MnemoServerTests",
             dependencies: [

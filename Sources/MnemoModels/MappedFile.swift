@@ -8,9 +8,22 @@ import Glibc
 public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let bytes: UnsafeRawBufferPointer
+    /// True when `bytes` is a heap copy (freed, not unmapped).
+    private let isCopy: Bool
+
+    /// The bytes of `data` in an allocation of exactly their size, read as if they were the file at
+    /// `path` (the fuzz targets use it so that AddressSanitizer sees a read one byte past the end).
+    public init(copying data: some Collection<UInt8>, path: String) {
+        self.path = path
+        isCopy = true
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count, alignment: 64)
+        copy.copyBytes(from: data)
+        bytes = UnsafeRawBufferPointer(copy)
+    }
 
     public init(path: String) throws {
         self.path = path
+        isCopy = false
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
@@ -33,7 +46,11 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        if isCopy {
+            UnsafeMutableRawBufferPointer(mutating: bytes).deallocate()
+        } else if let base = bytes.baseAddress {
+            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        }
     }
 
     public var count: Int { bytes.count }

@@ -74,7 +74,10 @@ public final class SentenceEncoder: Sendable {
 
     static func decode<T: Decodable>(_ type: T.Type, from path: String) throws -> T {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ModelError(.fileNotFound, "\(path): missing or unreadable")
+            if FileManager.default.fileExists(atPath: path) {
+                throw ModelError(.unreadable, "\(path): cannot be read as this user (permission denied)")
+            }
+            throw ModelError(.fileNotFound, "\(path): missing")
         }
         do { return try JSONDecoder().decode(T.self, from: data) } catch {
             throw ModelError(.badConfig, "\(path): \(error)")

@@ -271,6 +271,11 @@ struct Routes: Sendable {
             throw APIError(.badRequest, "The request body could not be read: its framing is malformed or the connection closed before it ended.",
                            code: "malformed_body")
         }
+        return try Self.decodeBody(T.self, data)
+    }
+
+    /// A whole request body decoded as `T`, or the APIError (400) that names what is wrong with it.
+    static func decodeBody<T: Decodable>(_: T.Type, _ data: Data) throws -> T {
         guard !data.isEmpty else { throw APIError.malformedJSON("the body is empty") }
         let parsed: Any
         do {

@@ -254,3 +254,32 @@ func parseMode(_ text: String?, param: String) throws -> QueryMode {
     }
     return mode
 }
+
+// MARK: - Decoding without a server
+
+/// The request decoders of the HTTP API and of MCP, callable without a socket: the fuzz targets
+/// (`mnemo-fuzz http-body`, `mnemo-fuzz jsonrpc`) drive the same code the server runs.
+public enum RequestDecoding {
+    /// The JSON bodies the HTTP API accepts.
+    public enum Body: String, CaseIterable, Sendable {
+        case chatCompletion = "chat", embedding, addDocument = "add", search
+    }
+
+    /// Decodes `data` as a `body` request and checks what needs no store or model (a chat request's
+    /// sampling values, roles and stop count, a search's mode); throws the `APIError` a client gets.
+    public static func check(_ data: Data, as body: Body) throws {
+        switch body {
+        case .chatCompletion:
+            let request = try Routes.decodeBody(ChatCompletionRequest.self, data)
+            _ = try parseMode(request.mnemo?.mode, param: "mnemo.mode")
+        case .embedding: _ = try Routes.decodeBody(EmbeddingRequest.self, data)
+        case .addDocument: _ = try Routes.decodeBody(AddDocumentRequest.self, data)
+        case .search:
+            let request = try Routes.decodeBody(SearchRequest.self, data)
+            _ = try parseMode(request.mode, param: "mode")
+        }
+    }
+
+    /// The JSON-RPC error response MCP sends for `line`, or nil when the line goes on to the SDK.
+    public static func jsonRPCRejection(_ line: Data) -> Data? { AnsweringTransport.rejection(of: line) }
+}

@@ -25,7 +25,19 @@ public enum SQLiteValue: Sendable, Equatable {
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     public let message: String
-    public var description: String { "SQLite error \(code): \(message)" }
+    public var description: String { Self.meaning(code).map { "\($0) (SQLite error \(code): \(message))" } ?? "SQLite error \(code): \(message)" }
+
+    /// What a user can do about the result codes that are about the machine, not Mnemo.
+    static func meaning(_ code: Int32) -> String? {
+        switch code & 0xff {
+        case SQLITE_FULL: "The disk holding the store is full: free some space and run the command again; what was committed before is kept"
+        case SQLITE_READONLY: "The store cannot be written as this user (its files or directory are read-only)"
+        case SQLITE_CANTOPEN: "The store's database cannot be opened (no such directory, or no permission for this user)"
+        case SQLITE_PERM, SQLITE_AUTH: "Permission denied for the store's database"
+        case SQLITE_IOERR: "The disk failed to read or write the store's database"
+        default: nil
+        }
+    }
 }
 
 /// One SQLite connection, used by one owner at a time (it is not shared across threads).
