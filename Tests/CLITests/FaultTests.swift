@@ -23,6 +23,7 @@ private func runProcess(_ executable: String, _ arguments: [String], environment
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
+    process.currentDirectoryURL = URL(fileURLWithPath: "/")  // a directory every user may enter
     try process.run()
     nonisolated(unsafe) var errData = Data()
     let group = DispatchGroup()
@@ -132,13 +133,28 @@ private func runProcess(_ executable: String, _ arguments: [String], environment
 
     // MARK: Files the user may not read
 
+    /// A copy of the binary under test that `nobody` can run (the checkout may sit below a private home).
+    private static let binaryForNobody: URL? = {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { return nil }
+        guard let dir = try? temporaryDirectory() else { return nil }  // removed when the tests exit
+        chmod(dir.path, 0o755)
+        let copy = dir.appendingPathComponent("mnemo")
+        if (try? FileManager.default.linkItem(at: mnemoBinary, to: copy)) == nil {
+            try? FileManager.default.copyItem(at: mnemoBinary, to: copy)
+        }
+        chmod(copy.path, 0o755)
+        let probe = try? runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", copy.path, "--version"])
+        return probe?.status == 0 ? copy : nil
+    }()
+
     /// Runs `mnemo` as `nobody`, reading models from `models`.
     private func mnemoAsNobody(_ arguments: [String], models: URL) throws -> CLIResult {
-        try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", mnemoBinary.path] + arguments,
-                       environment: ["MNEMO_MODELS": models.path, "HOME": "/nonexistent"])
+        let binary = try #require(Self.binaryForNobody)
+        return try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--", binary.path] + arguments,
+                              environment: ["MNEMO_MODELS": models.path, "HOME": "/nonexistent"])
     }
 
-    static let canDropPrivileges = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+    static var canDropPrivileges: Bool { binaryForNobody != nil }
 
     @Test(.enabled(if: canDropPrivileges, "needs root and setpriv to run as nobody"))
     func unreadableFilesStoresAndModelsGetClearErrorsRealModel() throws {
@@ -222,7 +238,16 @@ private func runProcess(_ executable: String, _ arguments: [String], environment
 
     // MARK: A full disk
 
-    static let canMount = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/mount")
+    /// Root with the right to mount (a container may lack it): probed with a throwaway tmpfs.
+    static let canMount: Bool = {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/bin/mount") else { return false }
+        let dir = "/tmp/mnemo-mount-probe-\(getpid())"
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard (try? runProcess("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir]))?.status == 0 else { return false }
+        _ = try? runProcess("/bin/umount", [dir])
+        return true
+    }()
 
     /// A 6 MiB tmpfs holds the store; a filler file leaves it a little room, and an ingest larger than
     /// that fails with a clear error. The documents committed before it are all there, the store opens,
