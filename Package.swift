@@ -69,14 +69,14 @@ let package = Package(
         // The memory store: SQLite (source of truth) + a FAISS index derived from it.
         .target(name: "MnemoStore", dependencies: ["CSQLite", "CFaiss"], swiftSettings: instrumented),
         // The memory service: encoder + ingest + store, and everything built on them.
-        .target(name: "MnemoCore", dependencies: ["MnemoModels", "MnemoIngest", "MnemoStore", "MnemoTools"], swiftSettings: fast),
+        .target(name: "MnemoCore", dependencies: ["MnemoModels", "MnemoIngest", "MnemoStore", "MnemoTensor", "MnemoTools"], swiftSettings: fast),
         // Tools beside the LLM: an exact calculator and read-only SQL over a user's SQLite database.
         .target(name: "MnemoTools", dependencies: ["CSQLite", .product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
         // The network edges: the OpenAI-compatible HTTP API and the MCP server.
         .target(
             name: "MnemoServer",
             dependencies: [
-                "MnemoCore", "MnemoTools",
+                "MnemoCore", "MnemoIngest", "MnemoModels", "MnemoStore", "MnemoTools",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),
@@ -90,9 +90,7 @@ let package = Package(
         .executableTarget(
             name: "mnemo",
             dependencies: [
-                "MnemoCore",
-                "MnemoTools",
-                "MnemoServer",
+                "MnemoCore", "MnemoIngest", "MnemoModels", "MnemoServer", "MnemoStore", "MnemoTensor", "MnemoTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -108,7 +106,7 @@ let package = Package(
         .testTarget(name: "NativeTests", dependencies: ["CFaiss", "CSQLite", "COpenBLAS", "CKernels"]),
         .testTarget(
             name: "MnemoModelsTests",
-            dependencies: ["MnemoModels"],
+            dependencies: ["MnemoModels", "MnemoTensor"],
             exclude: ["Resources/generate_fixtures.py"],
             resources: [.copy("Resources/encoder_fixtures.json"), .copy("Resources/llama-vocab"), .copy("Resources/llama-reference")]
         ),
@@ -117,13 +115,14 @@ let package = Package(
         .testTarget(
             name: "MnemoServerTests",
             dependencies: [
-                "MnemoServer", "MnemoCore",
+                "MnemoServer", "MnemoCore", "MnemoModels",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "MnemoIngestTests", dependencies: ["MnemoIngest"]),
-        .testTarget(name: "MnemoCoreTests", dependencies: ["MnemoCore", "MnemoTools"]),
+        .testTarget(name: "MnemoCoreTests", dependencies: ["MnemoCore", "MnemoModels", "MnemoStore", "MnemoTools"]),
         .testTarget(name: "MnemoToolsTests", dependencies: ["MnemoTools", .product(name: "BigInt", package: "BigInt")]),
     ],
     swiftLanguageModes: [.v6]
