@@ -49,6 +49,30 @@ func mnemo(_ arguments: [String], stdin: Data? = nil, environment: [String: Stri
                      stderr: String(decoding: errData, as: UTF8.self))
 }
 
+/// Runs a program to its end with no input, reading both outputs while it runs (so a large output
+/// cannot block it); `directory` is its working directory.
+func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+              directory: URL? = nil) throws -> CLIResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    if let directory { process.currentDirectoryURL = directory }
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    nonisolated(unsafe) var errData = Data()
+    let group = DispatchGroup()
+    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                     stderr: String(decoding: errData, as: UTF8.self))
+}
+
 /// A fresh temporary directory. Tests remove theirs; whatever is left (a suite's shared store, a test
 /// that failed half-way) is removed when the test process exits.
 func temporaryDirectory() throws -> URL {

@@ -12,27 +12,10 @@ private let modelsDirectory: String = {
     return (data as NSString).appendingPathComponent("mnemo/models")
 }()
 
-/// Runs a command line and waits; the output of both streams kept.
+/// Runs a command line to its end from `/`, a directory every user may enter.
 @discardableResult
 private func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> CLIResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe(), err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = FileHandle.nullDevice
-    process.currentDirectoryURL = URL(fileURLWithPath: "/")  // a directory every user may enter
-    try process.run()
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    group.wait()
-    process.waitUntilExit()
-    return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                     stderr: String(decoding: errData, as: UTF8.self))
+    try runToEnd(executable, arguments, environment: environment, directory: URL(fileURLWithPath: "/"))
 }
 
 /// Faults beyond the SIGKILLs of `index`: killed rebuilds and deletes on the approximate index kinds,

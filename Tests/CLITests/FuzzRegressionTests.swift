@@ -9,22 +9,7 @@ import Testing
     static let fuzzBinary = mnemoBinary.deletingLastPathComponent().appendingPathComponent("mnemo-fuzz")
 
     static func run(_ arguments: [String]) throws -> CLIResult {
-        let process = Process()
-        process.executableURL = fuzzBinary
-        process.arguments = arguments
-        process.currentDirectoryURL = root
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        nonisolated(unsafe) var errData = Data()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+        try runToEnd(fuzzBinary.path, arguments, directory: root)
     }
 
     static let targets = ["gguf", "safetensors", "wordpiece", "bpe", "html", "jsonl", "calculator", "sql", "http-body", "jsonrpc"]

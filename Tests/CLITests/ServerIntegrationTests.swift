@@ -153,26 +153,8 @@ import Testing
         throw CLITestFailure("the server did not start listening within \(Int(timeout)) s: \(server.summary)")
     }
 
-    /// Runs a program to its end, with both outputs.
+    /// Runs a program to its end, with both outputs (Python unbuffered, so its output is whole).
     static func run(_ executable: String, _ arguments: [String]) throws -> CLIResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["PYTHONUNBUFFERED"] = "1"
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let group = DispatchGroup()
-        nonisolated(unsafe) var errData = Data()
-        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return CLIResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                         stderr: String(decoding: errData, as: UTF8.self))
+        try runToEnd(executable, arguments, environment: ["PYTHONUNBUFFERED": "1"])
     }
 }
