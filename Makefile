@@ -7,7 +7,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 STORE ?= Index
 BIN := .build/release/mnemo
 
-.PHONY: all setup build release run test bench clean help
+.PHONY: all setup build release run test bench fuzz clean help
 
 all: release
 
@@ -15,6 +15,7 @@ help:
 	@echo "make run    install what is missing, build, index Examples/ into $(STORE)/ and query it"
 	@echo "make test   install what is missing, then run every test"
 	@echo "make bench  benchmarks beside the peer implementations (needs Tests/Scripts/reference-venv.sh)"
+	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 600) with libFuzzer and ASan (docs/RELIABILITY.md)"
 	@echo "make setup  only the install step (Debian packages, models into \$$MNEMO_MODELS)"
 
 setup:
@@ -34,6 +35,10 @@ test: setup
 
 bench: setup release
 	bash Tests/Scripts/bench-encoder.sh
+
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	bash Tests/Scripts/fuzz.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf .build
