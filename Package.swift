@@ -2,13 +2,11 @@
 // Mnemo: a retrieval-augmented memory service. See README.md for the module map.
 import PackageDescription
 
-
 /// Tests/Scripts/fuzz.sh sets MNEMO_FUZZ=1 (in its own build directory): Mnemo's own modules get
 /// coverage and AddressSanitizer, and mnemo-fuzz links libFuzzer's driver. Dependencies stay plain.
 let fuzzing = Context.environment["MNEMO_FUZZ"] == "1"
 let instrumented: [SwiftSetting] = fuzzing
     ? [.unsafeFlags(["-sanitize=address", "-sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table"])] : []
-let fuzzSwiftSettings: [SwiftSetting] = instrumented
 let fuzzLinkerSettings: [LinkerSetting] = fuzzing
     ? [.unsafeFlags(["-sanitize=address", "-Xlinker", "--undefined=LLVMFuzzerRunDriver",
                      "-Xlinker", Context.environment["MNEMO_LIBFUZZER"] ?? "libclang_rt.fuzzer_no_main-x86_64.a",
@@ -99,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "mnemo-fuzz",
             dependencies: ["CFuzzDriver", "CSQLite", "MnemoIngest", "MnemoModels", "MnemoServer", "MnemoTools"],
-            swiftSettings: fuzzSwiftSettings,
+            swiftSettings: instrumented,
             linkerSettings: fuzzLinkerSettings
         ),
 

@@ -265,8 +265,8 @@ public enum RequestDecoding {
         case chatCompletion = "chat", embedding, addDocument = "add", search
     }
 
-    /// Decodes `data` as a `body` request and checks what needs no store or model (a chat request's
-    /// sampling values, roles and stop count, a search's mode); throws the `APIError` a client gets.
+    /// Decodes `data` as a `body` request (and parses its search mode, where it has one); throws the
+    /// `APIError` a client gets.
     public static func check(_ data: Data, as body: Body) throws {
         switch body {
         case .chatCompletion:

@@ -273,8 +273,8 @@ public final class MemoryStore {
                 let ids = try index.ids()
                 indexMaxID = ids.max() ?? 0
                 if file.changes == changes {
-                    // In sync: the only entries not in SQLite are tombstones (HNSW and IVF-PQ cannot remove).
-                    if try index.layout != .flat && ids.count != chunkCount() { try reconcile(fullDiff: true) }
+                    // In sync: the only entries not in SQLite are tombstones of a layout that cannot remove.
+                    if try !index.layout.removesVectors && ids.count != chunkCount() { try reconcile(fullDiff: true) }
                     return
                 }
             } catch let error as StoreError where error.code == .corrupt {

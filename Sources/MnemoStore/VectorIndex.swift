@@ -25,6 +25,13 @@ final class VectorIndex {
             while dimension % m != 0 { m -= 1 }
             return m
         }
+        /// Whether FAISS removes this layout's vectors correctly; the others keep tombstones. Only Flat:
+        /// HNSW in FAISS 1.7.3 has no remove_ids, and IDMap2 over IVF-PQ removes the vectors but not
+        /// their sequence numbers inside the IVF lists while it compacts its own id list, so every later
+        /// search maps hits to the wrong chunk and the next removal fails FAISS's `j == index->ntotal`
+        /// assertion, which aborts the process (found by the SIGKILL fault tests).
+        var removesVectors: Bool { self == .flat }
+
         /// IVF-PQ needs enough points to train: FAISS asks for 39 per centroid, and each PQ
         /// sub-quantizer has 256 centroids (9,984 points).
         static let minimumTrainingCount = 10_000
@@ -89,14 +96,11 @@ final class VectorIndex {
         try Self.check(faiss_Index_add_with_ids(handle, Int64(ids.count), vectors, ids), "add")
     }
 
-    /// Removes ids; false when this layout cannot remove and the caller keeps tombstones instead.
-    /// Only Flat can: HNSW in FAISS 1.7.3 has no remove_ids, and IDMap2 over IVF-PQ removes the
-    /// vectors but not their sequence numbers inside the IVF lists, while it compacts its own id
-    /// list, so every later search maps hits to the wrong chunk and the next removal fails FAISS's
-    /// `j == index->ntotal` assertion, which aborts the process (found by the SIGKILL fault tests).
+    /// Removes ids; false when this layout cannot (`Layout.removesVectors`) and the caller keeps
+    /// tombstones instead.
     func remove(_ ids: [Int64]) throws -> Bool {
         guard !ids.isEmpty else { return true }
-        guard layout == .flat else { return false }
+        guard layout.removesVectors else { return false }
         var selector: OpaquePointer?
         try Self.check(faiss_IDSelectorBatch_new(&selector, ids.count, ids), "id selector")
         defer { faiss_IDSelector_free(selector) }

@@ -21,6 +21,17 @@ private func runProcess(_ executable: String, _ arguments: [String], environment
 /// Faults beyond the SIGKILLs of `index`: killed rebuilds and deletes on the approximate index kinds,
 /// files the user may not read (CI runs as root, so these drop to `nobody`), and a disk that fills up.
 @Suite(.serialized) struct FaultTests {
+    /// `count` notes `noteN.txt` in `dir`, each "On Tuesday the committee met about MARKER…" with the
+    /// marker and the rest of its sentence from `content`.
+    private func writeNotes(_ count: Int, in dir: URL, content: (Int) -> (marker: String, rest: String)) throws -> [(source: String, marker: String)] {
+        try (0..<count).map { i in
+            let file = dir.appendingPathComponent("note\(i).txt")
+            let (marker, rest) = content(i)
+            try "On Tuesday the committee met about \(marker)\(rest).\n".write(to: file, atomically: true, encoding: .utf8)
+            return (file.standardizedFileURL.path, marker)
+        }
+    }
+
     /// What the store must look like after any fault: SQLite intact, every chunk covered by the
     /// FAISS index as a reader sees it, each marker document found by BM25 exactly when SQLite has it.
     private func verify(_ store: URL, markers: [(source: String, marker: String)], after step: String, exactDense: Bool = true) throws {
@@ -76,13 +87,7 @@ private func runProcess(_ executable: String, _ arguments: [String], environment
         }
         let bulkFile = root.appendingPathComponent("bulk.jsonl")
         try bulk.write(to: bulkFile, atomically: true, encoding: .utf8)
-        var markers: [(source: String, marker: String)] = []
-        for i in 0..<6 {
-            let file = root.appendingPathComponent("note\(i).txt")
-            let marker = "quorvane\(i + 31)"
-            try "On Tuesday the committee met about \(marker) and the \(words[i]).\n".write(to: file, atomically: true, encoding: .utf8)
-            markers.append((file.standardizedFileURL.path, marker))
-        }
+        let markers = try writeNotes(6, in: root) { i in ("quorvane\(i + 31)", " and the \(words[i])") }
         let created = try mnemo(["index", bulkFile.path] + markers.map(\.source) + ["--kind", kind, "--store", store.path, "--json"])
         try #require(created.status == 0, "\(created.stderr)")
         let layout = try mnemo(["stats", "--store", store.path, "--json"]).json?["index_layout"] as? String
@@ -252,13 +257,7 @@ private func runProcess(_ executable: String, _ arguments: [String], environment
         defer { _ = try? runProcess("/bin/umount", ["-l", mountPoint.path]) }
         let store = mountPoint.appendingPathComponent("store")
 
-        var markers: [(source: String, marker: String)] = []
-        for i in 0..<4 {
-            let file = root.appendingPathComponent("note\(i).txt")
-            let marker = "pellumbra\(i + 5)"
-            try "On Tuesday the committee met about \(marker).\n".write(to: file, atomically: true, encoding: .utf8)
-            markers.append((file.standardizedFileURL.path, marker))
-        }
+        let markers = try writeNotes(4, in: root) { i in ("pellumbra\(i + 5)", "") }
         let first = try mnemo(["index"] + markers.map(\.source) + ["--store", store.path, "--json"])
         try #require(first.status == 0, "\(first.stderr)")
 

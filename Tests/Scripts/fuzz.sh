@@ -68,7 +68,7 @@ report=.build-fuzz/fuzz-report.md
 for t in "${targets[@]}"; do
     log="$work/$t/log"
     execs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
-    secs=$(grep -m1 'stat::average_exec_per_sec' "$log" >/dev/null && echo "$seconds" || echo "?")
+    secs="?"; grep -q 'stat::average_exec_per_sec' "$log" && secs=$seconds  # the run reached its end
     rate=$(grep -m1 'stat::average_exec_per_sec' "$log" | awk '{print $2}' || true)
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | awk '{print $2}' || true)
     found=$(ls "$work/$t/" | grep -cE '^(crash|timeout|oom|leak)-' || true)
