@@ -113,7 +113,8 @@ let package = Package(
         .testTarget(
             name: "MnemoServerTests",
             dependencies: [
-                "MnemoServer", "MnemoCore", "MnemoModels",
+                "MnemoServer", "MnemoCore", "MnemoModels", "MnemoTools",
+                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -191,7 +191,7 @@ public final class AskService {
         guard !question.isEmpty else { throw StoreError(.badInput, "the question is empty") }
         guard options.k > 0 else { throw StoreError(.badInput, "k must be ≥ 1 (got \(options.k))") }
         let database = try options.sqlDatabase.map { try ReadOnlyDatabase(path: $0) }
-        var tools = try ToolRouter.tools(named: options.tools, database: database)
+        var tools = try ToolSpec.named(options.tools, database: database)
         var routerOptions = ToolRouterOptions()
         routerOptions.generation = options.generation
         routerOptions.generation.logprobs = TokenLogprob.maxAlternatives

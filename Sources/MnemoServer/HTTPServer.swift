@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import MnemoCore
 import MnemoModels
+import MnemoTools
 
 /// What `mnemo serve` listens on and lets in.
 public struct ServerSettings: Sendable {
@@ -236,6 +237,38 @@ struct Routes: Sendable {
             return try json(SearchResponse(query: body.query, mode: mode.rawValue, data: hits))
         }
         router.get("/v1/memory/stats") { _, _ in try json(try await memory.stats()) }
+
+        // The tool registry (MnemoTools), as MCP and the router show it: the OpenAI function format, and
+        // a call with the tool's JSON arguments as the body.
+        router.get("/v1/tools") { _, _ in
+            rawJSON(.object(["object": .string("list"), "data": .array(Self.tools.map(\.signature))]))
+        }
+        router.post("/v1/tools/:name") { request, context in
+            let name = context.parameters.get("name") ?? ""
+            guard let tool = Self.tools.first(where: { $0.name == name }) else {
+                throw APIError.notFound("No tool '\(name)'; tools: \(Self.tools.map(\.name).joined(separator: ", ")).")
+            }
+            let body = try await bodyData(request)
+            guard !body.isEmpty else { throw APIError.malformedJSON("the body is empty; send the tool's arguments as a JSON object") }
+            let arguments: JSONValue
+            do {
+                arguments = try JSONValue.parse(String(decoding: body, as: UTF8.self))
+            } catch {
+                throw APIError.malformedJSON("it does not parse (\(error))")
+            }
+            let output = try tool.call(arguments)
+            return rawJSON(.object(["tool": .string(name), "text": .string(output.text), "result": output.structured ?? .null]))
+        }
+    }
+
+    /// The registry's tools the HTTP server offers: the calculator (it has no database to give `sql_query`).
+    static var tools: [ToolSpec] { [.calculator()] }
+
+    /// A JSON value as the response body, in its own exact text (numbers as written).
+    func rawJSON(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        let data = Data(value.description.utf8)
+        return Response(status: status, headers: [.contentType: "application/json", .contentLength: String(data.count)],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     struct HealthResponse: Encodable {
@@ -258,6 +291,11 @@ struct Routes: Sendable {
     /// The request body, read up to the limit (413 beyond it), decoded (400 when it is not JSON of
     /// the expected shape).
     func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: HTTPServer.Context) async throws -> T {
+        try Self.decodeBody(T.self, try await bodyData(request))
+    }
+
+    /// The request body, refused past `maxBodyBytes`.
+    func bodyData(_ request: Request) async throws -> Data {
         var data = Data()
         do {
             for try await buffer in request.body {
@@ -271,7 +309,7 @@ struct Routes: Sendable {
             throw APIError(.badRequest, "The request body could not be read: its framing is malformed or the connection closed before it ended.",
                            code: "malformed_body")
         }
-        return try Self.decodeBody(T.self, data)
+        return data
     }
 
     /// A whole request body decoded as `T`, or the APIError (400) that names what is wrong with it.

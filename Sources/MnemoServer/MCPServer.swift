@@ -6,13 +6,14 @@ import MnemoModels
 import MnemoTools
 
 /// Mnemo's tools for Model Context Protocol clients: memory_search, memory_add, memory_delete, ask,
-/// calc and sql (read-only), each with a JSON Schema for its arguments. `call` never throws: a bad
+/// and the registry's calculator and sql_query (read-only, over `--db`), each with a JSON Schema for
+/// its arguments. `call` never throws: a bad
 /// argument or a failing tool comes back as an error result (`isError`), which MCP clients show
 /// to the model, rather than as a protocol error.
 public struct MCPToolbox: Sendable {
     public let memory: MemoryHub
     public let generation: GenerationQueue
-    /// The database `sql` reads when a call names none ($MNEMO_SQL_DB or `--db`).
+    /// The database `sql_query` reads ($MNEMO_SQL_DB or `--db`); without one it is not offered.
     public let defaultDatabase: String?
 
     public init(memory: MemoryHub, generation: GenerationQueue, defaultDatabase: String?) {
@@ -65,25 +66,31 @@ public struct MCPToolbox: Sendable {
                      "max_tokens": ["type": "integer", "minimum": 1, "maximum": 2048, "default": 256],
                  ]],
                  annotations: .init(readOnlyHint: true)),
-            Tool(name: "calc",
-                 description: "Exact arithmetic: integers of any size, fractions, decimals, percentages, sqrt/exp/ln/log/sin/cos/tan, pi and e.",
-                 inputSchema: ["type": "object", "additionalProperties": false, "required": ["expression"], "properties": [
-                     "expression": ["type": "string", "minLength": 1, "description": "For example \"2^100 / 3\" or \"250000 * 3.5%\"."],
-                 ]],
-                 annotations: .init(readOnlyHint: true, openWorldHint: false)),
-            Tool(name: "sql",
-                 description: "Run one read-only SQL query (SELECT, WITH, VALUES) over an SQLite database, or show its schema. Writes, ATTACH and PRAGMAs other than table_info are refused.",
-                 inputSchema: ["type": "object", "additionalProperties": false, "properties": [
-                     "query": ["type": "string", "description": "The SQL; leave it out with schema: true."],
-                     "schema": ["type": "boolean", "default": false, "description": "Describe tables, columns, row counts and sample rows instead."],
-                     "database": ["type": "string", "description": "Path of the SQLite file (default: the server's --db)."],
-                     "max_rows": ["type": "integer", "minimum": 1, "maximum": 10000, "default": 200],
-                 ]],
-                 annotations: .init(readOnlyHint: true)),
-        ]
+        ] + registry.map { spec in
+            Tool(name: spec.name, description: spec.fullDescription, inputSchema: Self.value(spec.parameters),
+                 annotations: .init(readOnlyHint: true, openWorldHint: false))
+        }
+    }
+
+    /// The tools of MnemoTools' registry this server offers: the calculator, and `sql_query` over the
+    /// server's database when it has one that opens (a call then names what is wrong with it).
+    private var registry: [ToolSpec] {
+        (try? ToolSpec.all(database: defaultDatabase.map { try ReadOnlyDatabase(path: $0) })) ?? [.calculator()]
+    }
+
+    /// A registry JSON value as MCP's.
+    static func value(_ json: JSONValue) -> Value {
+        (try? JSONDecoder().decode(Value.self, from: Data(json.description.utf8))) ?? .null
     }
 
     struct ToolFailure: Error { let message: String }
+
+    /// Runs a registry tool on a call's arguments, checked against its schema.
+    private func output(_ spec: ToolSpec, _ args: Arguments) throws -> (String, Value?) {
+        let json = try JSONValue.parse(String(decoding: try JSONEncoder().encode(args.values), as: UTF8.self))
+        let result = try spec.call(json)
+        return (result.text, result.structured.map(Self.value))
+    }
 
     /// Runs a tool; errors become `isError` results with a message for the model.
     public func call(_ name: String, arguments: [String: Value]?) async -> CallTool.Result {
@@ -141,24 +148,13 @@ public struct MCPToolbox: Sendable {
                     .joined(separator: "\n")
             }
             return (text, try Value(answer))
-        case "calc":
-            let result = try Calculator().evaluate(try args.string("expression"))
-            return (result.description, ["result": .string(result.description), "exact": .bool(result.isExact),
-                                         "value": .string(result.valueText), "decimal": .string(result.decimal())])
-        case "sql":
-            guard let path = try args.optionalString("database") ?? defaultDatabase else {
-                throw ToolFailure(message: "No database: pass 'database' (a path), or start `mnemo mcp --db FILE`.")
+        case "calculator":
+            return try output(.calculator(), args)
+        case "sql_query":
+            guard let path = defaultDatabase else {
+                throw ToolFailure(message: "No database: start `mnemo mcp --db FILE` (or set MNEMO_SQL_DB).")
             }
-            var limits = ReadOnlyDatabase.Limits()
-            limits.maxRows = min(max(try args.int("max_rows") ?? 200, 1), 10_000)
-            let database = try ReadOnlyDatabase(path: path, limits: limits)
-            if try args.bool("schema") ?? false {
-                let schema = try database.schema()
-                return (schema.promptText(), nil)
-            }
-            let result = try database.query(try args.string("query"))
-            let json = try JSONEncoder().encode(result)
-            return (result.table(), try JSONDecoder().decode(Value.self, from: json))
+            return try output(try .sqlQuery(try ReadOnlyDatabase(path: path)), args)
         default:
             throw ToolFailure(message: "Unknown tool '\(name)'. Tools: \(tools.map(\.name).joined(separator: ", ")).")
         }
@@ -239,7 +235,7 @@ public enum MCPStdioServer {
     public static func run(toolbox: MCPToolbox, version: String) async throws {
         let server = Server(
             name: "mnemo", version: version,
-            instructions: "Mnemo is the user's local memory: search it, add to it, ask questions answered from it; calc does exact arithmetic and sql reads SQLite databases.",
+            instructions: "Mnemo is the user's local memory: search it, add to it, ask questions answered from it; calculator does exact arithmetic and sql_query reads the SQLite database the server was given.",
             capabilities: .init(tools: .init(listChanged: false)))
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: toolbox.tools) }
         await server.withMethodHandler(CallTool.self) { params in await toolbox.call(params.name, arguments: params.arguments) }

@@ -18,6 +18,8 @@ public struct ToolError: Error, Equatable, CustomStringConvertible, Sendable {
         public static let sql = Code("sql")
         /// A database file is missing or unreadable.
         public static let notFound = Code("not-found")
+        /// A tool call's arguments do not match its JSON Schema.
+        public static let invalidArguments = Code("invalid-arguments")
     }
 
     public let code: Code

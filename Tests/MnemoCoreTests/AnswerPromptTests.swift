@@ -3,6 +3,7 @@ import MnemoCore
 import MnemoModels
 import Testing
 @testable import MnemoCore
+@testable import MnemoTools
 
 /// The answer prompt, the answer clean-up and the tool gate, without a model.
 @Suite struct AnswerPromptTests {

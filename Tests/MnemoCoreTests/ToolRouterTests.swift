@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MnemoCore
+@testable import MnemoTools
 import MnemoModels
 
 /// Tool specs for tests that never run a model: a calculator and a tool with a richer schema.

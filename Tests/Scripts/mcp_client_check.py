@@ -1,7 +1,7 @@
 """Drives `mnemo mcp` over stdio with the official `mcp` Python client.
 
 Usage: mcp_client_check.py MNEMO_BINARY STORE_DIR CHAT_MODEL [--no-model]
-Lists the tools (and their JSON Schemas), then calls each: memory_add, memory_search, ask, calc, sql
+Lists the tools (and their JSON Schemas), then calls each: memory_add, memory_search, ask, calculator, sql_query
 (on a small database this script makes) and memory_delete. With --no-model, CHAT_MODEL is not installed:
 every tool but ask must work, and ask must come back as a tool error naming the model (the model is
 loaded on first use only). Exits non-zero with the failing check's message; prints one line per check.
@@ -47,7 +47,7 @@ async def main():
             check("initialize", init.server_info.name == "mnemo", init.server_info)
 
             tools = {t.name: t for t in (await session.list_tools()).tools}
-            expected = {"memory_search", "memory_add", "memory_delete", "ask", "calc", "sql"}
+            expected = {"memory_search", "memory_add", "memory_delete", "ask", "calculator", "sql_query"}
             check("list tools", set(tools) == expected, sorted(tools))
             for name, tool in tools.items():
                 schema = tool.input_schema
@@ -65,15 +65,19 @@ async def main():
                 check("ask without the model is a tool error", r.is_error and chat_model in text_of(r), text_of(r))
             else:
                 check("ask", not r.is_error and len(text_of(r).strip()) > 0 and "notes/key.md" in text_of(r), text_of(r))
-            r = await session.call_tool("calc", {"expression": "2^100 / 4"})
-            check("calc", not r.is_error and text_of(r).strip() == "316912650057057350374175801344", text_of(r))
-            r = await session.call_tool("calc", {"expression": "1/0"})
-            check("calc error is a tool error", r.is_error, text_of(r))
-            r = await session.call_tool("sql", {"query": "SELECT count(*) AS n, sum(total_cents) AS cents FROM orders"})
+            r = await session.call_tool("calculator", {"expression": "2^100 / 4"})
+            check("calculator", not r.is_error and text_of(r).strip() == "316912650057057350374175801344", text_of(r))
+            check("calculator's structured result", (r.structured_content or {}).get("exact") is True, r.structured_content)
+            r = await session.call_tool("calculator", {"expression": "1/0"})
+            check("calculator error is a tool error", r.is_error, text_of(r))
+            check("sql_query describes the database's tables", "orders" in (tools["sql_query"].description or ""), tools["sql_query"].description)
+            r = await session.call_tool("sql_query", {"query": "SELECT count(*) AS n, sum(total_cents) AS cents FROM orders"})
             rows = (r.structured_content or {}).get("rows")
-            check("sql", not r.is_error and rows == [[3, 6149]], text_of(r))
-            r = await session.call_tool("sql", {"query": "DELETE FROM orders"})
-            check("sql refuses writes", r.is_error, text_of(r))
+            check("sql_query", not r.is_error and rows == [[3, 6149]], text_of(r))
+            r = await session.call_tool("sql_query", {"query": "DELETE FROM orders"})
+            check("sql_query refuses writes", r.is_error, text_of(r))
+            r = await session.call_tool("calculator", {"expression": "1 + 1", "digits": 3})
+            check("arguments outside the schema are a tool error", r.is_error and "digits" in text_of(r), text_of(r))
             r = await session.call_tool("memory_delete", {"source": "notes/key.md"})
             check("memory_delete", not r.is_error, text_of(r))
             r = await session.call_tool("memory_search", {"query": "spare key flowerpot", "mode": "bm25"})

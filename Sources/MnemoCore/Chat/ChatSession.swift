@@ -74,7 +74,7 @@ public final class ChatSession {
         self.projector = projector
         self.options = options
         let database = try options.sqlDatabase.map { try ReadOnlyDatabase(path: $0) }
-        router = ToolRouter(model: model, tools: try ToolRouter.tools(named: options.tools, database: database))
+        router = ToolRouter(model: model, tools: try ToolSpec.named(options.tools, database: database))
         self.name = name
         history = try chats.turns(session: name)
     }

@@ -137,22 +137,6 @@ public final class ToolRouter {
     /// The JSON lines given to the template's `<tools>` block.
     public var toolSignatures: [String] { tools.map(\.signatureJSON) }
 
-    /// Builds the tools named in `names` (`calc`, `sql`, or their full names); `database` for `sql`.
-    public static func tools(named names: [String], database: ReadOnlyDatabase?) throws -> [ToolSpec] {
-        var out: [ToolSpec] = []
-        for name in names {
-            switch ToolSpec.shortNames[name] ?? name {
-            case "calculator": out.append(.calculator())
-            case "sql_query":
-                guard let database else { throw ToolError(.notFound, "the sql tool needs a database (--db PATH or $MNEMO_SQL_DB)") }
-                out.append(try .sqlQuery(database))
-            default:
-                throw ToolError(.init("unknown-tool"), "unknown tool '\(name)' (tools: calc, sql)")
-            }
-        }
-        return out
-    }
-
     // MARK: - The loop
 
     /// Answers the last user message of `messages`. `onText` receives the answer as it is generated (text

@@ -1,8 +1,20 @@
 import Foundation
-import MnemoTools
+
+/// What a tool returns: the text given back to a model, and the same result as structured JSON for
+/// clients that read it (MCP's `structuredContent`).
+public struct ToolOutput: Sendable {
+    public var text: String
+    public var structured: JSONValue?
+
+    public init(text: String, structured: JSONValue? = nil) {
+        self.text = text
+        self.structured = structured
+    }
+}
 
 /// A tool the LLM may call: a name, a description and a JSON Schema for its arguments (all shown to
-/// the model), and the code that runs it.
+/// the model), and the code that runs it. This registry is the only definition of Mnemo's tools: the
+/// router renders it into the chat template, MCP into `tools/list`, HTTP into `GET /v1/tools`.
 public struct ToolSpec {
     public let name: String
     public let description: String
@@ -10,31 +22,80 @@ public struct ToolSpec {
     public let parameters: JSONValue
     /// Text added to the system message when the tool is offered (e.g. a database's tables).
     public let instructions: String?
-    /// Runs the tool on validated arguments; returns the result text given back to the model.
-    /// A thrown error is reported to the model as `{"error": "…"}`.
-    public let run: (JSONValue) throws -> String
+    /// Runs the tool on validated arguments. A thrown error is reported to the model as `{"error": "…"}`.
+    public let execute: (JSONValue) throws -> ToolOutput
 
     public init(name: String, description: String, parameters: JSONValue, instructions: String? = nil,
-                run: @escaping (JSONValue) throws -> String) {
+                execute: @escaping (JSONValue) throws -> ToolOutput) {
         self.name = name
         self.description = description
         self.parameters = parameters
         self.instructions = instructions
-        self.run = run
+        self.execute = execute
+    }
+
+    /// A tool whose result is text only.
+    public init(name: String, description: String, parameters: JSONValue, instructions: String? = nil,
+                run: @escaping (JSONValue) throws -> String) {
+        self.init(name: name, description: description, parameters: parameters, instructions: instructions,
+                  execute: { ToolOutput(text: try run($0)) })
+    }
+
+    /// The result text given back to the model.
+    public func run(_ arguments: JSONValue) throws -> String { try execute(arguments).text }
+
+    /// Checks `arguments` against the schema, then runs the tool (for callers that, unlike the router,
+    /// have no model to tell about a violation first).
+    public func call(_ arguments: JSONValue) throws -> ToolOutput {
+        if let violation = JSONSchema.violation(of: arguments, against: parameters) {
+            throw ToolError(.invalidArguments, violation)
+        }
+        return try execute(arguments)
     }
 
     /// The line Qwen's template puts inside `<tools>`: the OpenAI function format, as `tojson` writes it.
-    public var signatureJSON: String {
+    public var signatureJSON: String { signature.description }
+
+    /// The OpenAI function format (`{"type": "function", "function": {name, description, parameters}}`).
+    public var signature: JSONValue {
         JSONValue.object([
             "type": .string("function"),
             "function": .object(["name": .string(name), "description": .string(description), "parameters": parameters]),
-        ]).description
+        ])
+    }
+
+    /// The description with the instructions after it: what a client without Mnemo's system message
+    /// (MCP, HTTP) shows its model.
+    public var fullDescription: String {
+        instructions.map { description + "\n\n" + $0 } ?? description
     }
 }
 
 extension ToolSpec {
     /// The short names the CLI accepts, and the tool each stands for.
     public static let shortNames = ["calc": "calculator", "sql": "sql_query"]
+
+    /// Rows a `sql_query` call returns at most, in every edge (router, MCP, HTTP).
+    public static let maxSQLRows = 50
+
+    /// Every tool there is: the calculator, and `sql_query` when there is a database.
+    public static func all(database: ReadOnlyDatabase?) throws -> [ToolSpec] {
+        try [.calculator()] + (database.map { [try .sqlQuery($0)] } ?? [])
+    }
+
+    /// The tools named in `names` (`calc`, `sql`, or their full names); `database` for `sql_query`.
+    public static func named(_ names: [String], database: ReadOnlyDatabase?) throws -> [ToolSpec] {
+        try names.map { name in
+            switch shortNames[name] ?? name {
+            case "calculator": return .calculator()
+            case "sql_query":
+                guard let database else { throw ToolError(.notFound, "the sql tool needs a database (--db PATH or $MNEMO_SQL_DB)") }
+                return try .sqlQuery(database)
+            default:
+                throw ToolError(.init("unknown-tool"), "unknown tool '\(name)' (tools: calc, sql)")
+            }
+        }
+    }
 
     /// `calculator`: an expression in, the exact result text out.
     public static func calculator(_ calculator: Calculator = Calculator()) -> ToolSpec {
@@ -56,15 +117,19 @@ extension ToolSpec {
             ]),
             instructions: "Do not calculate in your head: for any arithmetic, call the calculator with the whole calculation "
                 + "as one expression, then answer with the number it returns.",
-            run: { arguments in
-                let expression = arguments["expression"]?.stringValue ?? ""
-                return try calculator.evaluate(expression).description
+            execute: { arguments in
+                let result = try calculator.evaluate(arguments["expression"]?.stringValue ?? "")
+                return ToolOutput(text: result.description, structured: .object([
+                    "result": .string(result.description), "exact": .bool(result.isExact),
+                    "value": .string(result.valueText), "decimal": .string(result.decimal()),
+                ]))
             })
     }
 
-    /// `sql_query`: one read-only SQL statement over `database`, rows back as a text table. The schema
-    /// (tables, columns, sample rows) goes into the system message so the model knows what to ask for.
-    public static func sqlQuery(_ database: ReadOnlyDatabase, maxRows: Int = 50) throws -> ToolSpec {
+    /// `sql_query`: one read-only SQL statement over `database`, rows back as a text table (at most
+    /// `maxRows`). The schema (tables, columns, sample rows) goes into the instructions so the model
+    /// knows what to ask for.
+    public static func sqlQuery(_ database: ReadOnlyDatabase, maxRows: Int = maxSQLRows) throws -> ToolSpec {
         let schema = try database.schema()
         return ToolSpec(
             name: "sql_query",
@@ -83,9 +148,10 @@ extension ToolSpec {
             ]),
             instructions: "To look something up in the database, call sql_query with one SELECT statement, then answer from "
                 + "the rows it returns. The database:\n" + schema.promptText() + "\nMoney columns ending in _cents are integer cents.",
-            run: { arguments in
-                let sql = arguments["query"]?.stringValue ?? ""
-                return try database.query(sql, maxRows: maxRows).table()
+            execute: { arguments in
+                let result = try database.query(arguments["query"]?.stringValue ?? "", maxRows: maxRows)
+                let json = try JSONValue.parse(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
+                return ToolOutput(text: result.table(), structured: json)
             })
     }
 }
