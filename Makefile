@@ -7,7 +7,7 @@ export OMP_WAIT_POLICY ?= PASSIVE
 STORE ?= Index
 BIN := .build/release/mnemo
 
-.PHONY: all setup build release run test bench fuzz clean help
+.PHONY: all setup build release run test check install install-files bench fuzz clean help
 
 all: release
 
@@ -16,6 +16,8 @@ help:
 	@echo "make test   install what is missing, then run every test"
 	@echo "make bench  benchmarks beside the peer implementations (needs Tests/Scripts/reference-venv.sh)"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 600) with libFuzzer and ASan (docs/RELIABILITY.md)"
+	@echo "make check  the tests that need no model file (under 2 minutes once built)"
+	@echo "make install  mnemo into \$$PREFIX/bin (default ~/.local) with bash, zsh and fish completions"
 	@echo "make setup  only the install step (Debian packages, models into \$$MNEMO_MODELS)"
 
 setup:
@@ -32,6 +34,26 @@ run: setup release
 
 test: setup
 	$(SWIFT) test
+
+# The tests that need no model file: suites tagged `realModel` are left out (MNEMO_CHECK=1), and
+# MNEMO_MODELS points nowhere, so a test that needs a model but lacks the tag fails here.
+check:
+	$(SWIFT) build --build-tests
+	MNEMO_CHECK=1 MNEMO_MODELS=/nonexistent/mnemo-models $(SWIFT) test --skip-build
+
+PREFIX ?= $(HOME)/.local
+install: release
+	@$(MAKE) --no-print-directory install-files BIN="$(BIN)" PREFIX="$(PREFIX)"
+
+# Copies BIN and the completion scripts ArgumentParser writes for it; `make install` builds BIN first.
+install-files:
+	install -D -m 755 "$(BIN)" "$(PREFIX)/bin/mnemo"
+	mkdir -p "$(PREFIX)/share/bash-completion/completions" "$(PREFIX)/share/zsh/site-functions" "$(PREFIX)/share/fish/vendor_completions.d"
+	"$(BIN)" --generate-completion-script bash > "$(PREFIX)/share/bash-completion/completions/mnemo"
+	"$(BIN)" --generate-completion-script zsh > "$(PREFIX)/share/zsh/site-functions/_mnemo"
+	"$(BIN)" --generate-completion-script fish > "$(PREFIX)/share/fish/vendor_completions.d/mnemo.fish"
+	@echo "installed $(PREFIX)/bin/mnemo and its completions; models are read from $${MNEMO_MODELS:-$$HOME/.local/share/mnemo/models}"
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "note: $(PREFIX)/bin is not on your PATH";; esac
 
 bench: setup release
 	bash Tests/Scripts/bench-encoder.sh

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `mnemo ask` with the real encoder and Qwen2.5-Coder 0.5B, run as a user would (greedy, short answers).
-@Suite(.serialized) struct AskCLITests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct AskCLITests {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Examples")
 

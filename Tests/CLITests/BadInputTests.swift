@@ -4,7 +4,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite struct BadInputTests {
+@Suite(.tags(.realModel), .needsModels) struct BadInputTests {
     /// Writes `text` to `dir/name` and returns its URL.
     @discardableResult
     static func write(_ text: String, _ name: String, in dir: URL) throws -> URL {

@@ -3,7 +3,7 @@ import Testing
 
 /// `mnemo chat` on piped input (one message per line, `--json`), and `mnemo eval chat` on a small
 /// dialogue; the real SmolLM2 and encoder. What the model says is not judged; what goes into its prompt is.
-@Suite(.serialized) struct ChatCLITests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct ChatCLITests {
     @Test func pipedMessagesAreAnsweredStoredAndRecalled() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -85,7 +85,7 @@ final class TmuxTerminal {
 /// `mnemo chat` in a real terminal (tmux): streamed answers, documents and their sources, commands, line
 /// editing and history, Ctrl-C stopping an answer (not the session), Ctrl-D leaving, and a resumed session.
 /// The real SmolLM2 and encoder; what the model says is not judged, only what the chat does.
-@Suite(.serialized) struct ChatTerminalTests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct ChatTerminalTests {
     @Test func multiTurnSessionInterruptAndResume() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

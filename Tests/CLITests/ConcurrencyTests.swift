@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite struct ConcurrencyTests {
+@Suite(.tags(.realModel), .needsModels) struct ConcurrencyTests {
     /// Readers never see "locked"/"busy" and only ever see committed sources while a writer ingests;
     /// a second writer waits for the first and then succeeds; after the ingest, the last file is found.
     @Test func queriesDuringIngestRealModel() throws {

@@ -127,7 +127,7 @@ func mnemoConcurrently(_ commands: [[String]], logs: URL) throws -> [BackgroundM
 
 // MARK: - Crash consistency
 
-@Suite struct CrashConsistencyTests {
+@Suite(.tags(.realModel), .needsModels) struct CrashConsistencyTests {
     enum FileState: Equatable {
         /// Never given to a finished command.
         case untouched

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite struct EncoderCLITests {
+@Suite(.tags(.realModel), .needsModels) struct EncoderCLITests {
     @Test func embedJSONRealModel() throws {
         let r = try mnemo(["embed", "--json", "The cat sits on the mat.", "A feline is resting on a rug."])
         #expect(r.status == 0, "\(r.stderr)")

@@ -20,7 +20,7 @@ private func runProcess(_ executable: String, _ arguments: [String], environment
 
 /// Faults beyond the SIGKILLs of `index`: killed rebuilds and deletes on the approximate index kinds,
 /// files the user may not read (CI runs as root, so these drop to `nobody`), and a disk that fills up.
-@Suite(.serialized) struct FaultTests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct FaultTests {
     /// `count` notes `noteN.txt` in `dir`, each "On Tuesday the committee met about MARKER…" with the
     /// marker and the rest of its sentence from `content`.
     private func writeNotes(_ count: Int, in dir: URL, content: (Int) -> (marker: String, rest: String)) throws -> [(source: String, marker: String)] {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `mnemo generate` end to end with the real SmolLM2 (the CI model).
-@Suite struct GenerateCLITests {
+@Suite(.tags(.realModel), .needsModels) struct GenerateCLITests {
     @Test func greedyJSONCarriesTextCountsAndTimings() throws {
         let r = try mnemo(["generate", "--model", "smollm2", "The capital of France is", "--temperature", "0",
                            "--max-tokens", "8", "--threads", "2", "--json"])

@@ -3,7 +3,7 @@ import Testing
 
 /// `mnemo generate`'s sampler, rollback and speculative flags, run as a user would (SmolLM2, installed
 /// by `make setup`).
-@Suite struct GenerateSamplingCLITests {
+@Suite(.tags(.realModel), .needsModels) struct GenerateSamplingCLITests {
     @Test func samplerFlagsAreAcceptedAndReported() throws {
         let r = try mnemo(["generate", "--model", "smollm2", "--threads", "2", "--max-tokens", "12", "--seed", "3",
                            "--temperature", "0.9", "--top-k", "0", "--top-p", "1", "--min-p", "0.05", "--top-t", "0.01",

@@ -3,7 +3,7 @@ import Testing
 
 /// The kernels chosen for the CPU at start-up, as `mnemo --version --json` reports them, and the same
 /// answers from every BLAS core type this CPU can run.
-@Suite struct HardwareCLITests {
+@Suite(.tags(.realModel), .needsModels) struct HardwareCLITests {
     /// Without OPENBLAS_CORETYPE or MNEMO_BLAS_CORE: what a fresh shell gives.
     static let cleanEnvironment: [String: String] = {
         var env = ProcessInfo.processInfo.environment

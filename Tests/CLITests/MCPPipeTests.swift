@@ -4,7 +4,7 @@ import Testing
 /// `mnemo mcp` with its input piped and closed at once, as a script or a client that exits does: every
 /// request read is answered, every add is stored, and the process exits 0 (it used to crash in 10 of
 /// 12 runs and answer 0–1 of 3 requests).
-@Suite struct MCPPipeTests {
+@Suite(.tags(.realModel), .needsModels) struct MCPPipeTests {
     static let initialize = #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"pipe","version":"1"}}}"#
     static let initialized = #"{"jsonrpc":"2.0","method":"notifications/initialized"}"#
     static let list = #"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#

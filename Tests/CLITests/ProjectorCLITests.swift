@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// `mnemo train-projector` and `mnemo eval qa` end to end with the real SmolLM2 and encoder.
-@Suite(.serialized) struct ProjectorCLITests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct ProjectorCLITests {
     static let corpus = repositoryRoot.appendingPathComponent("Examples/corpus/lighthouses-history.txt").path
 
     func train(_ out: String, steps: Int, extra: [String] = []) throws -> CLIResult {
@@ -75,7 +75,7 @@ import Testing
 }
 
 /// `mnemo ask` with memories as soft tokens: one prompt position per memory.
-@Suite(.serialized) struct AskSoftCLITests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct AskSoftCLITests {
     @Test func softContextTakesOnePositionPerMemory() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

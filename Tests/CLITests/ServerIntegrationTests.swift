@@ -4,7 +4,7 @@ import Testing
 /// `mnemo serve` and `mnemo mcp` driven by the official OpenAI and MCP Python clients (installed in
 /// .venv-clients by Tests/Scripts/clients-venv.sh, which `make setup` runs), with the real encoder and
 /// the small SmolLM2 chat model.
-@Suite(.serialized) struct ServerIntegrationTests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct ServerIntegrationTests {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     @Test func serveRefusesNonLoopbackWithoutToken() throws {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The ingest and query path end to end through the CLI, on the real encoder.
-@Suite struct StoreCLITests {
+@Suite(.tags(.realModel), .needsModels) struct StoreCLITests {
     func write(_ text: String, _ name: String, in dir: URL) throws -> URL {
         let url = dir.appendingPathComponent(name)
         try text.write(to: url, atomically: true, encoding: .utf8)
@@ -39,6 +39,11 @@ import Testing
         #expect((r.json?["reused_embeddings"] as? Int ?? 0) >= 1, "\(r.stdout)")
         r = try mnemo(["query", "gannets", "--mode", "bm25", "--json"] + store)
         #expect(sources(r) == [a.standardizedFileURL.path])
+        // Printed for people, a source below the current directory is relative to it; --json keeps it whole.
+        let here = try runToEnd(mnemoBinary.path, ["query", "gannets", "--mode", "bm25"] + store, directory: dir)
+        #expect(here.stdout.contains("  a.txt [bytes") && !here.stdout.contains(a.standardizedFileURL.path), "\(here.stdout)")
+        let elsewhere = try runToEnd(mnemoBinary.path, ["query", "gannets", "--mode", "bm25"] + store, directory: try temporaryDirectory())
+        #expect(elsewhere.stdout.contains(a.standardizedFileURL.path), "\(elsewhere.stdout)")
 
         let stats = try mnemo(["stats", "--json"] + store).json
         #expect(stats?["documents"] as? Int == 1)

@@ -7,7 +7,7 @@ import Testing
 /// "Not in your notes." by verification (opt-in): after answering, the model is asked whether the notes
 /// state its answer; a lean to "no" beyond `withdrawAbove` withdraws it. Real encoder and Qwen 0.5B. (The
 /// mechanism, not the threshold: Qwen 0.5B leans to "no" on this plain fact too, as on the dev slice.)
-@Suite(.serialized) struct AnswerVerificationTests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct AnswerVerificationTests {
     @Test func anAnswerIsCheckedAndWithdrawnBeyondTheThreshold_realModel() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-verify-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

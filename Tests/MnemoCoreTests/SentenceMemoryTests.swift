@@ -6,7 +6,7 @@ import Testing
 
 /// Sentence vectors with the real encoder (all-MiniLM-L6-v2): stored at ingest, reused by content,
 /// computed on demand for a store that lacks them, and filled in when an older store is next indexed.
-@Suite(.serialized) struct SentenceMemoryTests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct SentenceMemoryTests {
     static let encoder = Result { try SentenceEncoder(directory: ModelLocator.resolve(ModelLocator.defaultEncoder)) }
 
     func tempDir() throws -> URL {

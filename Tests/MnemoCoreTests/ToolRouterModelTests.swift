@@ -8,7 +8,7 @@ import MnemoTools
 let qwen: Result<LanguageModel, Error> = Result { try LanguageModel(path: ModelLocator.resolve("qwen-0.5b")) }
 
 /// The real loop with the real model: greedy and short, so it stays quick.
-@Suite(.serialized) struct ToolRouterModelTests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct ToolRouterModelTests {
     @Test func qwenCallsTheCalculatorAndAnswersWithItsResult_realModel() throws {
         let llm = try qwen.get()
         let router = ToolRouter(model: llm, tools: [.calculator()])

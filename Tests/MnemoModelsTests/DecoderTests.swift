@@ -11,7 +11,7 @@ private func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
 }
 
-@Suite struct DecoderTests {
+@Suite(.tags(.realModel), .needsModels) struct DecoderTests {
     @Test func configIsReadFromTheFile() throws {
         let c = try smolLM.get().model.config
         #expect(c.architecture == "llama")

@@ -20,7 +20,7 @@ struct EncoderFixtures: Decodable {
     }
 }
 
-@Suite struct EncoderRealModelTests {
+@Suite(.tags(.realModel), .needsModels) struct EncoderRealModelTests {
     @Test func tokenIDsMatchSentenceTransformers() throws {
         let encoder = try realEncoder.get()
         let fixtures = try EncoderFixtures.load()
@@ -65,7 +65,7 @@ struct EncoderFixtures: Decodable {
     }
 }
 
-@Suite struct EncoderBadFilesTests {
+@Suite(.tags(.realModel), .needsModels) struct EncoderBadFilesTests {
     /// A copy of the installed encoder directory (symlinked files), with one file replaced.
     func copyOfEncoder(replacing file: String, with data: Data?) throws -> URL {
         let dir = try temporaryDirectory()

@@ -21,7 +21,7 @@ private struct GGUFWriter {
     mutating func pad(to alignment: Int) { while data.count % alignment != 0 { data.append(0) } }
 }
 
-@Suite struct GGUFTests {
+@Suite(.tags(.realModel), .needsModels) struct GGUFTests {
     // MARK: Synthetic files
 
     @Test func GGUFReadsEveryValueTypeNestedArraysAndAlignment() throws {

@@ -78,7 +78,7 @@ private func model(_ name: String) throws -> LanguageModel {
 /// positions). Two logits each moving by ~0.5-0.6 can swap when they are up to ~1.2 apart.
 let nearTie: Float = 1.2
 
-@Suite(.serialized) struct LlamaReferenceTests {
+@Suite(.serialized, .tags(.realModel), .needsModels) struct LlamaReferenceTests {
     @Test(arguments: referenceModels)
     func fixtureIsForTheInstalledFile(name: String) throws {
         let ref = try LlamaReference.load(name)

@@ -465,7 +465,7 @@ final class PoisonPredictor: TokenPredictor {
 }
 
 /// The real SmolLM2 (installed by `make setup`) through `LanguageModel.generate`.
-@Suite struct SamplerChainModelTests {
+@Suite(.tags(.realModel), .needsModels) struct SamplerChainModelTests {
     /// SmolLM2 drafting for itself: greedy speculative output is plain greedy output.
     @Test func realModelGreedySpeculativeEqualsPlainGreedy() throws {
         let llm = try smolLM.get()

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import Synchronization
 @testable import MnemoModels
 
@@ -47,4 +48,17 @@ func cosine(_ a: [Float], _ b: [Float]) -> Double {
     var dot = 0.0, na = 0.0, nb = 0.0
     for (x, y) in zip(a, b) { dot += Double(x) * Double(y); na += Double(x * x); nb += Double(y * y) }
     return dot / (na.squareRoot() * nb.squareRoot())
+}
+
+extension Tag {
+    /// Reads the installed models (`make setup` puts them in $MNEMO_MODELS).
+    @Tag static var realModel: Self
+}
+
+extension Trait where Self == ConditionTrait {
+    /// For suites tagged `realModel`: `make check` (MNEMO_CHECK=1) leaves them out, as the toolchain's
+    /// `swift test` cannot skip by tag; `make test` runs every one.
+    static var needsModels: Self {
+        .enabled(if: ProcessInfo.processInfo.environment["MNEMO_CHECK"] != "1", "make check runs only tests that need no model file")
+    }
 }

@@ -5,7 +5,7 @@ import Testing
 
 /// The backward pass that trains the projector, checked against finite differences of the loss, and
 /// the trainable decoder's forward against the inference decoder on the real model.
-@Suite struct TrainingTests {
+@Suite(.tags(.realModel), .needsModels) struct TrainingTests {
     /// A batch of two packed sequences with soft inputs, tokens, one-hot and teacher targets.
     struct Problem {
         let decoder: TrainableDecoder

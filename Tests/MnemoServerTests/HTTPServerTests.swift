@@ -10,7 +10,7 @@ import Testing
 
 /// The HTTP API on a live loopback server (a free port per test), with the real sentence encoder and a
 /// scripted chat model.
-@Suite struct HTTPServerTests {
+@Suite(.tags(.realModel), .needsModels) struct HTTPServerTests {
     @Test func settingsRefuseNonLoopbackWithoutToken() throws {
         var settings = ServerSettings()
         settings.host = "0.0.0.0"

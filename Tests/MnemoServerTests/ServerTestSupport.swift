@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -232,4 +233,17 @@ let jsonHeaders: HTTPFields = [.contentType: "application/json"]
 /// The `data:` payloads of a server-sent event stream.
 func sseEvents(_ text: String) -> [String] {
     text.components(separatedBy: "\n").filter { $0.hasPrefix("data: ") }.map { String($0.dropFirst(6)) }
+}
+
+extension Tag {
+    /// Reads the installed models (`make setup` puts them in $MNEMO_MODELS).
+    @Tag static var realModel: Self
+}
+
+extension Trait where Self == ConditionTrait {
+    /// For suites tagged `realModel`: `make check` (MNEMO_CHECK=1) leaves them out, as the toolchain's
+    /// `swift test` cannot skip by tag; `make test` runs every one.
+    static var needsModels: Self {
+        .enabled(if: ProcessInfo.processInfo.environment["MNEMO_CHECK"] != "1", "make check runs only tests that need no model file")
+    }
 }

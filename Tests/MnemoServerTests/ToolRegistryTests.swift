@@ -8,7 +8,7 @@ import Testing
 
 /// One tool registry (MnemoTools' `ToolSpec`) behind every edge: MCP's `tools/list` and HTTP's
 /// `GET /v1/tools` show the router's tools under the same names, schemas, descriptions and row limit.
-@Suite struct ToolRegistryTests {
+@Suite(.tags(.realModel), .needsModels) struct ToolRegistryTests {
     static let shop = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Examples/shop.sqlite").path
 

@@ -114,7 +114,7 @@ struct AskCommand: ParsableCommand {
         if !result.sources.isEmpty {
             print("\nSources:")
             for s in result.sources {
-                print(String(format: "  [%d] %@ (chunk %lld, score %.4f)", s.number, s.source, s.chunkID, s.score))
+                print(String(format: "  [%d] %@ (chunk %lld, score %.4f)", s.number, displayPath(s.source), s.chunkID, s.score))
             }
         }
         if !result.toolCalls.isEmpty {

@@ -200,7 +200,7 @@ struct ChatREPL {
             guard let plan = chat.lastPlan else { print("No answer yet in this session."); break }
             if plan.sources.isEmpty { print("Documents: none.") } else {
                 print("Documents:")
-                for s in plan.sources { print(String(format: "  [%d] %@ (chunk %lld, score %.4f)", s.number, s.source, s.chunkID, s.score)) }
+                for s in plan.sources { print(String(format: "  [%d] %@ (chunk %lld, score %.4f)", s.number, displayPath(s.source), s.chunkID, s.score)) }
             }
             print("Earlier turns recalled as text: " + (plan.recalled.isEmpty ? "none" : plan.recalled.map { String(format: "%d (%.2f)", $0.turn, $0.score) }.joined(separator: ", ")))
             print("Turns given raw: " + (plan.rawTurns.isEmpty ? "none" : plan.rawTurns.map(String.init).joined(separator: ", ")))

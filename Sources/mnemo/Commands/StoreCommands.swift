@@ -36,23 +36,6 @@ struct QueryCommand: ParsableCommand {
     @OptionGroup var encoderOptions: EncoderOptions
     @OptionGroup var output: OutputOptions
 
-    struct Row: Encodable {
-        let rank: Int
-        let score: Float
-        let chunkID: Int64
-        let source: String
-        let namespace: String
-        let startByte: Int
-        let endByte: Int
-        let text: String
-        let metadata: [String: String]
-
-        enum CodingKeys: String, CodingKey {
-            case rank, score, source, namespace, text, metadata
-            case chunkID = "chunk_id", startByte = "start_byte", endByte = "end_byte"
-        }
-    }
-
     func validate() throws {
         guard k > 0, k <= 1000 else { throw ValidationError("-k must be between 1 and 1000") }
         _ = try parsePairs(conditions, option: "--where")
@@ -62,10 +45,7 @@ struct QueryCommand: ParsableCommand {
         let service = try MemoryService(storeDirectory: storeOptions.directory, encoder: encoderOptions.load(), access: .read)
         let filter = SearchFilter(namespace: namespace, metadata: try parsePairs(conditions, option: "--where"))
         let hits = try service.query(text, k: k, mode: mode, filter: filter)
-        let rows = hits.map {
-            Row(rank: $0.rank, score: $0.score, chunkID: $0.chunk.id, source: $0.chunk.source, namespace: $0.chunk.namespace,
-                startByte: $0.chunk.startByte, endByte: $0.chunk.endByte, text: $0.chunk.text, metadata: $0.chunk.metadata)
-        }
+        let rows = hits.map(MemoryHit.init)
         if output.json {
             try Terminal.printJSON(["results": rows])
             return
@@ -73,7 +53,7 @@ struct QueryCommand: ParsableCommand {
         if rows.isEmpty { print("no results") }
         for r in rows {
             let excerpt = r.text.replacingOccurrences(of: "\n", with: " ")
-            print(String(format: "%2d. %.4f  %@ [bytes %d-%d, chunk %lld]", r.rank, r.score, r.source, r.startByte, r.endByte, r.chunkID))
+            print(String(format: "%2d. %.4f  %@ [bytes %d-%d, chunk %lld]", r.rank, r.score, displayPath(r.source), r.startByte, r.endByte, r.chunkID))
             print("    " + (excerpt.count > 240 ? String(excerpt.prefix(237)) + "..." : excerpt))
         }
     }
