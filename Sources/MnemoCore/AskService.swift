@@ -6,7 +6,7 @@ import MnemoTools
 /// Settings for `AskService.ask`.
 public struct AskOptions: Sendable {
     /// `sentences` by measurement: on the dev slice's first 100 questions it answered as well as `text`
-    /// in a quarter of the context tokens and a third of the time (README, "Answers from memory").
+    /// in a quarter of the context tokens and a third of the time (docs/ANSWERS.md).
     public var context: MemoryContext = .sentences
     /// Chunks retrieved.
     public var k = 3
@@ -28,7 +28,7 @@ public struct AskOptions: Sendable {
     /// After its answer, ask the model whether the notes state it (one short extra prefill, ~25 tokens
     /// on the cached conversation), and withdraw the answer for "Not in your notes." when the model leans to
     /// "no" by more than `withdrawAbove`. Off by default: with Qwen 0.5B the threshold tuned on one part of
-    /// the dev slice did not carry to another (README, "Not in your notes").
+    /// the dev slice did not carry to another (docs/ANSWERS.md, "Asking the model to check its answer").
     public var verify = false
     /// log p(no) − log p(yes) above which an answer is withdrawn: tuned on the dev slice's answerable and
     /// unanswerable questions 101–200 (47% abstention at 10% false abstention there).
@@ -435,7 +435,7 @@ final class Flag: @unchecked Sendable {
 }
 
 /// Which questions are offered which tools: a cheap rule, so that a question about the notes never
-/// loses its answer to a calculator call (measured on the tools and QA evaluations, see README).
+/// loses its answer to a calculator call (measured on the tools and QA evaluations, docs/ANSWERS.md).
 public enum ToolGate {
     /// Words that ask for a computation.
     static let computationWords: Set<String> = [

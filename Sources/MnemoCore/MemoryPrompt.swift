@@ -62,7 +62,7 @@ public struct MemoryPrompt: Sendable {
     public static let notInNotes = "Not in your notes."
 
     /// The system message of every answer from memory (`mnemo ask`, HTTP, MCP): the answer is the phrase
-    /// the notes hold, not a sentence around it (measured: EM 0.10 → see README), or the fixed phrase.
+    /// the notes hold, not a sentence around it (measured: EM 0.10 → see docs/ANSWERS.md), or the fixed phrase.
     public static let answerInstructions = """
         You answer the user's question from their notes. Reply with only the answer: the shortest phrase \
         from the notes that answers the question, copied exactly as the notes write it, without a full \

@@ -49,7 +49,7 @@ public struct QuantizedMatrix: @unchecked Sendable {
 
     /// From this many rows of activations on, `multiply` by default dequantises tiles of the weights to
     /// floats and runs sgemm instead of block dot products: the dequantisation is paid once per batch,
-    /// and sgemm does more arithmetic per cycle than the int8 dot products (measured; see README).
+    /// and sgemm does more arithmetic per cycle than the int8 dot products (measured; see docs/PERFORMANCE.md).
     /// Below it (decoding, short prompts) every weight is read once per row: the block dot products win.
     public static let defaultSgemmMinimumRows = 32
 

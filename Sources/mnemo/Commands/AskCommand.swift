@@ -52,7 +52,7 @@ struct AskCommand: ParsableCommand {
     @Option(help: "Only this namespace.")
     var namespace: String?
 
-    @Flag(help: "Check the answer against the notes and withdraw it (\"Not in your notes.\") when the model finds the notes do not state it (experimental: see the README).")
+    @Flag(help: "Check the answer against the notes and withdraw it (\"Not in your notes.\") when the model finds the notes do not state it (experimental: see docs/ANSWERS.md).")
     var verify = false
 
     @Flag(help: "Keep an answer that only repeats the question's words (by default such an answer is made again from the model's next most likely first tokens).")

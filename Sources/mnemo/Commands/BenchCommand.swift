@@ -174,7 +174,7 @@ struct BenchCommand: ParsableCommand {
         @Option(help: "Keep the store here instead of a temporary directory.")
         var store: String?
 
-        @Option(help: "Threads for FAISS (OpenMP) and BLAS; the README's rows use 1 unless they say otherwise.")
+        @Option(help: "Threads for FAISS (OpenMP) and BLAS; docs/PERFORMANCE.md's rows use 1 unless they say otherwise.")
         var threads = 1
 
         func run() throws {

@@ -37,7 +37,7 @@ struct ChatCommand: ParsableCommand {
     var budget = 1024
 
     // Text recall is the default because it measured best: on the 150-turn benchmark Qwen 0.5B recalled 20/20
-    // facts with it and 14/20 with a soft token per older turn added (README, Long-context chat).
+    // facts with it and 14/20 with a soft token per older turn added (docs/CHAT.md).
     @Option(help: "How older turns reach the prompt: recall (relevant turns as text), turn (and a soft token per remaining turn), sentence (a soft token per sentence), truncated or recent (raw baselines).")
     var history: HistoryStrategy = .recall
 
