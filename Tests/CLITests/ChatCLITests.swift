@@ -92,6 +92,11 @@ import Testing
         #expect(reply["answer"] as? String == "1267650600228229401496703205376")
         #expect((reply["tool_calls"] as? [[String: Any]])?.first?["name"] as? String == "calculator")
 
+        // A statement with a number is no computation: the calculator is not offered, nothing is called.
+        let statement = try mnemo(base + ["--session", "statement"], stdin: Data("My bike lock code is 4172.\n".utf8))
+        #expect(statement.status == 0, "\(statement.stderr)")
+        #expect((statement.json?["tool_calls"] as? [[String: Any]])?.contains { $0["name"] as? String == "calculator" } == false, "\(statement.stdout)")
+
         let sql = try mnemo(base + ["--session", "sql"], stdin: Data("How many customers are there in the shop database?\n".utf8))
         #expect(sql.status == 0, "\(sql.stderr)")
         let calls = try #require(sql.json?["tool_calls"] as? [[String: Any]])

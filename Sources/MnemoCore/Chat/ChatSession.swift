@@ -18,6 +18,9 @@ public struct ChatOptions: Sendable {
     public var sqlDatabase: String?
     public var generation = GenerationParameters(maxTokens: 256, sampling: .greedy)
     public var maxToolRounds = 4
+    /// Offer the calculator only to messages that look like computation (`ToolGate`), as `ask` does: a
+    /// statement with a number in it ("My bike lock code is 4172.") is not a sum to work out.
+    public var gateTools = true
     public var systemPrompt = "You are Mnemo, a helpful assistant with a long memory of this conversation and of the user's documents. Answer briefly, using the background you are given when it is relevant."
     public init() {}
 }
@@ -64,6 +67,9 @@ public final class ChatSession {
     public private(set) var history: [ChatTurn]
     public private(set) var lastPlan: ChatPlan?
     private let router: ToolRouter
+    /// The same tools without the calculator, for messages `ToolGate` finds no computation in (its own
+    /// KV cache: the fixed prompt start differs).
+    private let routerWithoutCalculator: ToolRouter?
 
     public init(name: String, model: LanguageModel, encoder: SentenceEncoder, chats: ChatStore, memory: MemoryService?,
                 projector: Projector?, options: ChatOptions) throws {
@@ -74,7 +80,10 @@ public final class ChatSession {
         self.projector = projector
         self.options = options
         let database = try options.sqlDatabase.map { try ReadOnlyDatabase(path: $0) }
-        router = ToolRouter(model: model, tools: try ToolSpec.named(options.tools, database: database))
+        let tools = try ToolSpec.named(options.tools, database: database)
+        router = ToolRouter(model: model, tools: tools)
+        routerWithoutCalculator = tools.contains { $0.name == "calculator" }
+            ? ToolRouter(model: model, tools: tools.filter { $0.name != "calculator" }) : nil
         self.name = name
         history = try chats.turns(session: name)
     }
@@ -85,6 +94,7 @@ public final class ChatSession {
         name = session
         lastPlan = nil
         router.resetCache()
+        routerWithoutCalculator?.resetCache()
     }
 
     /// Forgets turn `number`: its text and vectors leave the store and the prompt.
@@ -130,7 +140,8 @@ public final class ChatSession {
         routerOptions.maxRounds = options.maxToolRounds
         routerOptions.isCancelled = isCancelled
         let prompt = MemoryPrompt(llm: model)
-        let result = try router.respond(to: plan.messages, options: routerOptions,
+        let gated = options.gateTools && !ToolGate.needsCalculator(message) ? routerWithoutCalculator : nil
+        let result = try (gated ?? router).respond(to: plan.messages, options: routerOptions,
                                         render: { try prompt.inputs($0, softs: plan.softs) }, onText: onText)
         let answer = result.answer.trimmingCharacters(in: .whitespacesAndNewlines)
         let number = try remember(user: message, assistant: answer, sources: plan.sources.map(\.source))
