@@ -16,6 +16,12 @@ public struct AskOptions: Sendable {
     public var namespace: String?
     /// Tools offered to the model: `calc`, `sql` (or `calculator`, `sql_query`).
     public var tools: [String] = []
+
+    /// The tools every edge offers unless told otherwise: the calculator (gated by `ToolGate`), and
+    /// read-only SQL when there is a database.
+    public static func defaultTools(database: String?) -> [String] {
+        database == nil ? ["calc"] : ["calc", "sql"]
+    }
     /// The SQLite database the `sql` tool reads.
     public var sqlDatabase: String?
     /// Per generation round; greedy by default.
@@ -71,6 +77,18 @@ extension AskSource {
         hits.enumerated().map { i, hit in
             AskSource(number: i + 1, chunkID: hit.chunk.id, source: hit.chunk.source, score: hit.score, text: texts?[i] ?? hit.chunk.text)
         }
+    }
+}
+
+/// What an answer reads: the numbered sources and the notes the prompt shows (text, soft tokens or both).
+public struct AskNotes: Sendable {
+    public var sources: [AskSource] = []
+    public var memories: [PromptMemory] = []
+    public var retrievalSeconds = 0.0
+    public init(sources: [AskSource] = [], memories: [PromptMemory] = [], retrievalSeconds: Double = 0) {
+        self.sources = sources
+        self.memories = memories
+        self.retrievalSeconds = retrievalSeconds
     }
 }
 
@@ -159,37 +177,66 @@ public final class AskService {
         self.projector = projector
     }
 
-    /// The notes a context mode makes of the hits, and the sources as numbered in them.
-    private func memories(_ question: String, hits: [QueryHit], memory: MemoryService, options: AskOptions) throws
-        -> (sources: [AskSource], memories: [PromptMemory]) {
+    /// Retrieval, and the notes the context mode makes of the hits: what an answer reads, found before
+    /// the model is needed (the server finds them on a reader connection, then answers on its model's
+    /// thread). `countTokens` counts in the answering model's tokens (the sentence budget's unit).
+    public static func notes(for question: String, options: AskOptions, memory: MemoryService, projector: Projector?,
+                             countTokens: (String) -> Int) throws -> AskNotes {
+        let t0 = Date()
         let context = options.context
+        guard context != .none else { return AskNotes() }
+        let hits = try memory.query(question, k: options.k, mode: options.mode, filter: SearchFilter(namespace: options.namespace))
         func projected(_ vectors: [[Float]]) throws -> [[Float]] {
             guard let projector else { throw ModelError(.badInput, "context mode '\(context.rawValue)' needs a projector") }
             return try projector.project(vectors)
         }
-        guard context.choosesSentences else {
-            let sources = AskSource.numbered(hits)
+        let sources: [AskSource], memories: [PromptMemory]
+        if !context.choosesSentences {
+            sources = AskSource.numbered(hits)
             let texts = sources.map(\.text)
             switch context {
-            case .soft: return (sources, try projected(memory.storedVectors(of: hits)).map { .soft($0) })
-            case .softText: return (sources, zip(try projected(memory.storedVectors(of: hits)), texts).map { .softAndText($0, $1) })
-            default: return (sources, texts.map { .text($0) })
+            case .soft: memories = try projected(memory.storedVectors(of: hits)).map { .soft($0) }
+            case .softText: memories = zip(try projected(memory.storedVectors(of: hits)), texts).map { .softAndText($0, $1) }
+            default: memories = texts.map { .text($0) }
+            }
+        } else {
+            let (cut, used, chosen) = try memory.closestSentences(question, hits: hits, selection: options.sentences, countTokens: countTokens)
+            sources = cut
+            let texts = cut.map(\.text)
+            switch context {
+            case .softSentences: memories = try projected(chosen.map(\.sentence.embedding)).map { .soft($0) }
+            case .softPlusSentences: memories = zip(try projected(memory.storedVectors(of: used)), texts).map { .softAndText($0, $1) }
+            default: memories = texts.map { .text($0) }
             }
         }
-        let (sources, used, chosen) = try memory.closestSentences(question, hits: hits, selection: options.sentences,
-                                                                  countTokens: model.tokenCount)
-        let texts = sources.map(\.text)
-        switch context {
-        case .softSentences: return (sources, try projected(chosen.map(\.sentence.embedding)).map { .soft($0) })
-        case .softPlusSentences: return (sources, zip(try projected(memory.storedVectors(of: used)), texts).map { .softAndText($0, $1) })
-        default: return (sources, texts.map { .text($0) })
-        }
+        return AskNotes(sources: sources, memories: memories, retrievalSeconds: Date().timeIntervalSince(t0))
     }
 
+    /// Answers `question` from the store: retrieval (`notes`), then `answer`.
     public func ask(_ question: String, options: AskOptions, onToken: (String) -> Void = { _ in }) throws -> AskResult {
+        let question = try Self.checked(question, options)
+        // A bare expression goes straight to the calculator: nothing to retrieve.
+        let calculatorOnly = options.tools.contains { (ToolSpec.shortNames[$0] ?? $0) == "calculator" } && ToolRouter.bareExpression(question) != nil
+        var notes = AskNotes()
+        if options.context != .none && !calculatorOnly {
+            guard let memory else { throw StoreError(.badInput, "context mode '\(options.context.rawValue)' needs a memory store") }
+            notes = try Self.notes(for: question, options: options, memory: memory, projector: projector, countTokens: model.tokenCount)
+        }
+        return try answer(question, notes: notes, options: options, onToken: onToken)
+    }
+
+    static func checked(_ question: String, _ options: AskOptions) throws -> String {
         let question = question.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !question.isEmpty else { throw StoreError(.badInput, "the question is empty") }
         guard options.k > 0 else { throw StoreError(.badInput, "k must be ≥ 1 (got \(options.k))") }
+        return question
+    }
+
+    /// Answers `question` from notes already found: the one answer path of every edge (the CLI through
+    /// `ask`, MCP and HTTP through their model queue). `isCancelled` is polled between tokens.
+    public func answer(_ question: String, notes: AskNotes, options: AskOptions, isCancelled: (@Sendable () -> Bool)? = nil,
+                       onToken: (String) -> Void = { _ in }) throws -> AskResult {
+        let question = try Self.checked(question, options)
         let database = try options.sqlDatabase.map { try ReadOnlyDatabase(path: $0) }
         var tools = try ToolSpec.named(options.tools, database: database)
         var routerOptions = ToolRouterOptions()
@@ -208,16 +255,7 @@ public final class AskService {
         }
         if options.gateTools { tools = tools.filter { $0.name != "calculator" || ToolGate.needsCalculator(question) } }
 
-        var sources: [AskSource] = []
-        var memories: [PromptMemory] = []
-        var retrievalSeconds = 0.0
-        if options.context != .none {
-            guard let memory else { throw StoreError(.badInput, "context mode '\(options.context.rawValue)' needs a memory store") }
-            let t0 = Date()
-            let hits = try memory.query(question, k: options.k, mode: options.mode, filter: SearchFilter(namespace: options.namespace))
-            (sources, memories) = try self.memories(question, hits: hits, memory: memory, options: options)
-            retrievalSeconds = Date().timeIntervalSince(t0)
-        }
+        let (sources, memories, retrievalSeconds) = (notes.sources, notes.memories, notes.retrievalSeconds)
         let (messages, softs) = MemoryPrompt.answerMessages(question, memories: memories)
         let prompt = MemoryPrompt(llm: model)
         let render: (String) throws -> [DecoderInput] = { try prompt.inputs($0, softs: softs) }
@@ -225,7 +263,7 @@ public final class AskService {
         // The answer is one line: generation stops at the first line break after some text.
         let lineDone = Flag()
         var streamed = ""
-        routerOptions.isCancelled = { lineDone.value }
+        routerOptions.isCancelled = { lineDone.value || isCancelled?() == true }
         // While an answer could still be an echo of the question it is held back, not streamed.
         let echo = options.avoidEcho && !memories.isEmpty ? QuestionEcho(question) : nil
         var held = ""
@@ -263,7 +301,7 @@ public final class AskService {
             r.decodeSeconds += decode
             r.generatedTokens += generated
         }
-        if lineDone.value, r.finishReason == .cancelled { r.finishReason = .stop }
+        if lineDone.value, r.finishReason == .cancelled, isCancelled?() != true { r.finishReason = .stop }
         var finished: (text: String, answerable: Bool) = r.answerSource == .model ? MemoryPrompt.finishAnswer(r.answer) : (r.answer, true)
         if let echo, r.answerSource == .model, finished.answerable, echo.isEcho(finished.text), let first = r.logprobs?.first {
             let retry = try answerAgain(avoiding: echo, first: first, messages: messages, softs: softs, prompt: prompt, options: routerOptions)

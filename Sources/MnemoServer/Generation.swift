@@ -1,4 +1,5 @@
 import Foundation
+import MnemoCore
 import MnemoModels
 
 /// How a generation ended, and what it cost.
@@ -35,6 +36,9 @@ public protocol TextGenerator: Sendable {
                   onPiece: (String) -> GenerationControl) throws -> GenerationOutcome
     /// Tokens `text` takes in a prompt: the unit of the sentence modes' budget. Safe from any thread.
     func countTokens(_ text: String) -> Int
+    /// Answers a question from notes already found, as `mnemo ask` does (MnemoCore's `AskService`).
+    func answer(_ question: String, notes: AskNotes, options: AskOptions, isCancelled: @escaping @Sendable () -> Bool,
+                onToken: (String) -> Void) throws -> AskResult
 }
 
 extension TextGenerator {
@@ -45,8 +49,24 @@ extension TextGenerator {
 /// The GGUF decoder as a `TextGenerator`.
 public struct LanguageModelGenerator: TextGenerator {
     public let model: LanguageModel
+    /// One answer service for the server's life: it keeps the KV cache of the fixed prompt start.
+    private let asking: AskServiceSlot
 
-    public init(_ model: LanguageModel) { self.model = model }
+    /// `AskService` is not thread-safe; the generation queue calls one request at a time.
+    private final class AskServiceSlot: @unchecked Sendable {
+        let service: AskService
+        init(_ service: AskService) { self.service = service }
+    }
+
+    public init(_ model: LanguageModel) {
+        self.model = model
+        asking = AskServiceSlot(AskService(memory: nil, model: model))
+    }
+
+    public func answer(_ question: String, notes: AskNotes, options: AskOptions, isCancelled: @escaping @Sendable () -> Bool,
+                       onToken: (String) -> Void) throws -> AskResult {
+        try asking.service.answer(question, notes: notes, options: options, isCancelled: isCancelled, onToken: onToken)
+    }
 
     public func prompt(for messages: [ChatMessage]) throws -> [Int32] {
         model.encode(try model.chatPrompt(messages))
@@ -78,7 +98,7 @@ public final class GenerationQueue: Sendable {
     public let capacity: Int
     let metrics: ServerMetrics
     private let loader: @Sendable () throws -> any TextGenerator
-    private let queue = DispatchQueue(label: "mnemo.generation")
+    let queue = DispatchQueue(label: "mnemo.generation")
     private let state = Locked(State())
     /// Held while the model loads, so that two first requests load it once.
     private let loading = NSLock()
@@ -182,6 +202,24 @@ public final class GenerationQueue: Sendable {
         metrics.add(.generatedTokens, Double(outcome.completionTokens))
         if outcome.finishReason == .cancelled { metrics.add(.generationsCancelled) }
         return outcome
+    }
+}
+
+extension GenerationQueue {
+    /// Answers `question` from `notes` when its turn comes, through MnemoCore's one answer path;
+    /// `onToken` gets the answer as it is streamed, on the generation thread.
+    public func answer(_ ticket: Ticket, question: String, notes: AskNotes, options: AskOptions,
+                       isCancelled: @escaping @Sendable () -> Bool = { false },
+                       onToken: @escaping @Sendable (String) -> Void = { _ in }) async throws -> AskResult {
+        defer { ticket.release() }
+        let result = try await offload(queue) { [self] in
+            try loadedGenerator().answer(question, notes: notes, options: options, isCancelled: isCancelled, onToken: onToken)
+        }
+        metrics.add(.generations)
+        metrics.add(.promptTokens, Double(result.promptTokens))
+        metrics.add(.generatedTokens, Double(result.generatedTokens))
+        if result.finishReason == "cancelled" { metrics.add(.generationsCancelled) }
+        return result
     }
 }
 

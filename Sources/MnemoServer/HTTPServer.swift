@@ -237,6 +237,13 @@ struct Routes: Sendable {
             return try json(SearchResponse(query: body.query, mode: mode.rawValue, data: hits))
         }
         router.get("/v1/memory/stats") { _, _ in try json(try await memory.stats()) }
+        // `mnemo ask` over HTTP: the same notes, prompt, rules and answer as the CLI and MCP.
+        router.post("/v1/memory/ask") { request, context in
+            let body = try await decode(AskRequest.self, request, context)
+            let options = GenerationQueue.askOptions(k: body.k, mode: try parseMode(body.mode, param: "mode"), namespace: body.namespace,
+                                                     maxTokens: body.maxTokens, database: nil)
+            return try json(try await generation.ask(body.question, options: options, memory: memory))
+        }
 
         // The tool registry (MnemoTools), as MCP and the router show it: the OpenAI function format, and
         // a call with the tool's JSON arguments as the body.

@@ -139,15 +139,11 @@ public struct MCPToolbox: Sendable {
             generation.metrics.add(.memoryChunksDeleted, Double(count))
             return ("Deleted \(count) chunk(s) of \(source).", ["deleted": .int(count)])
         case "ask":
-            let answer = try await Ask(memory: memory, generation: generation).answer(
-                try args.string("question"), k: try args.int("k") ?? AskOptions().k, mode: try parseMode(try args.optionalString("mode"), param: "mode"),
-                namespace: try args.optionalString("namespace"), maxTokens: try args.int("max_tokens") ?? 256)
-            var text = answer.text.trimmingCharacters(in: .whitespacesAndNewlines)
-            if !answer.sources.isEmpty {
-                text += "\n\nSources:\n" + answer.sources.enumerated().map { "[\($0.offset + 1)] \($0.element.source) (chunk \($0.element.chunkID))" }
-                    .joined(separator: "\n")
-            }
-            return (text, try Value(answer))
+            let options = GenerationQueue.askOptions(k: try args.int("k"), mode: try parseMode(try args.optionalString("mode"), param: "mode"),
+                                                     namespace: try args.optionalString("namespace"), maxTokens: try args.int("max_tokens"),
+                                                     database: defaultDatabase)
+            let result = try await generation.ask(try args.string("question"), options: options, memory: memory)
+            return (renderAnswer(result), try Value(result))
         case "calculator":
             return try output(.calculator(), args)
         case "sql_query":
@@ -199,35 +195,43 @@ public struct MCPToolbox: Sendable {
     }
 }
 
-/// Retrieval-augmented answers for MCP clients: the same retrieval defaults, prompt and answer clean-up
-/// as `mnemo ask` (MnemoCore's `MemoryPrompt`), generated on the server's model queue.
-public struct Ask: Sendable {
-    public let memory: MemoryHub
-    public let generation: GenerationQueue
-
-    public struct Answer: Sendable, Codable {
-        public var text: String
-        /// False when the notes did not hold the answer (`MemoryPrompt.notInNotes`).
-        public var answerable: Bool
-        public var sources: [MemoryHit]
-        public var finishReason: String
-        enum CodingKeys: String, CodingKey { case text, answerable, sources, finishReason = "finish_reason" }
+extension GenerationQueue {
+    /// An answer from memory for the server's edges (MCP `ask`, HTTP `/v1/memory/ask`): a place in the
+    /// queue, the notes `mnemo ask` would read, then MnemoCore's one answer path on the model's thread.
+    public func ask(_ question: String, options: AskOptions, memory: MemoryHub,
+                    isCancelled: @escaping @Sendable () -> Bool = { false }) async throws -> AskResult {
+        guard (1...20).contains(options.k) else { throw APIError.invalid("k", "'k' must be between 1 and 20.") }
+        guard (1...2048).contains(options.generation.maxTokens) else {
+            throw APIError.invalid("max_tokens", "'max_tokens' must be between 1 and 2048.")
+        }
+        let ticket = try reserve()
+        let notes = try await memory.askNotes(question, options: options, countTokens: tokenCounter)
+        metrics.add(.memorySearches)
+        return try await answer(ticket, question: question, notes: notes, options: options, isCancelled: isCancelled)
     }
 
-    public func answer(_ question: String, k: Int = AskOptions().k, mode: QueryMode = AskOptions().mode, namespace: String? = nil,
-                       maxTokens: Int = 256) async throws -> Answer {
-        guard (1...20).contains(k) else { throw APIError.invalid("k", "'k' must be between 1 and 20.") }
-        guard (1...2048).contains(maxTokens) else { throw APIError.invalid("max_tokens", "'max_tokens' must be between 1 and 2048.") }
-        let hits = try await memory.notes(MemorySearch(query: question, k: k, mode: mode, namespace: namespace), question: question,
-                                          context: AskOptions.textContext, countTokens: generation.tokenCounter)
-        generation.metrics.add(.memorySearches)
-        let messages = MemoryPrompt.answerMessages(question, memories: hits.map { .text($0.text) }).messages
-        let ticket = try generation.reserve()
-        let outcome = try await generation.generate(
-            ticket, messages: messages, parameters: GenerationParameters(maxTokens: maxTokens, sampling: .greedy))
-        let finished = MemoryPrompt.finishAnswer(outcome.text)
-        return Answer(text: finished.text, answerable: finished.answerable, sources: hits, finishReason: outcome.finishReason.rawValue)
+    /// `AskOptions` for a server request: `mnemo ask`'s defaults (context mode, tools, echo retry) with a
+    /// request's k, mode, namespace and token limit; `database` for the sql tool.
+    public static func askOptions(k: Int?, mode: QueryMode?, namespace: String?, maxTokens: Int?, database: String?) -> AskOptions {
+        var options = AskOptions()
+        options.context = AskOptions.textContext
+        options.k = k ?? options.k
+        options.mode = mode ?? options.mode
+        options.namespace = namespace
+        options.generation.maxTokens = maxTokens ?? options.generation.maxTokens
+        options.tools = AskOptions.defaultTools(database: database)
+        options.sqlDatabase = database
+        return options
     }
+}
+
+/// An answer as the server's edges write it out: the answer, then its numbered sources.
+func renderAnswer(_ result: AskResult) -> String {
+    var text = result.answer.trimmingCharacters(in: .whitespacesAndNewlines)
+    if !result.sources.isEmpty {
+        text += "\n\nSources:\n" + result.sources.map { "[\($0.number)] \($0.source) (chunk \($0.chunkID))" }.joined(separator: "\n")
+    }
+    return text
 }
 
 /// `mnemo mcp`: the toolbox served over standard input and output until the client closes it.

@@ -127,6 +127,32 @@ public final class MemoryHub: Sendable {
     /// that keep none are left out), counted in the answering model's tokens by `countTokens`.
     public func notes(_ request: MemorySearch, question: String, context: MemoryContext, selection: SentenceSelection = SentenceSelection(),
                       countTokens: @escaping @Sendable (String) -> Int = MemoryHub.words) async throws -> [MemoryHit] {
+        let (query, filter) = try validated(request)
+        let (k, mode) = (request.k, request.mode)
+        return try await withReader { service in
+            let hits = try service.query(query, k: k, mode: mode, filter: filter)
+            guard context.choosesSentences else { return hits.map(MemoryHit.init) }
+            let cut = try service.closestSentences(question, hits: hits, selection: selection, countTokens: countTokens)
+            return zip(cut.hits, cut.sources).map { hit, source in
+                var h = MemoryHit(hit)
+                h.text = source.text
+                return h
+            }
+        }
+    }
+
+    /// The notes `mnemo ask` reads for `question` with `options` (MnemoCore's `AskService.notes`, on a
+    /// reader connection), counted in the answering model's tokens by `countTokens`.
+    public func askNotes(_ question: String, options: AskOptions, countTokens: @escaping @Sendable (String) -> Int) async throws -> AskNotes {
+        _ = try validated(MemorySearch(query: question, k: options.k, mode: options.mode, namespace: options.namespace))
+        return try await withReader { service in
+            try AskService.notes(for: question.trimmingCharacters(in: .whitespacesAndNewlines), options: options, memory: service,
+                                 projector: nil, countTokens: countTokens)
+        }
+    }
+
+    /// A search request's query and filter, within the limits.
+    private func validated(_ request: MemorySearch) throws -> (query: String, filter: SearchFilter) {
         let query = request.query.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !query.isEmpty else { throw APIError.invalid("query", "'query' must not be empty.") }
         guard query.count <= limits.maxQueryCharacters else {
@@ -139,18 +165,7 @@ public final class MemoryHub: Sendable {
         if let long = request.conditions.first(where: { $0.0.count > limits.maxConditionCharacters || $0.1.count > limits.maxConditionCharacters }) {
             throw APIError.invalid("where", "'where' key '\(long.0.prefix(40))' or its value is longer than \(limits.maxConditionCharacters) characters.")
         }
-        let filter = SearchFilter(namespace: request.namespace, metadata: request.conditions)
-        let (k, mode) = (request.k, request.mode)
-        return try await withReader { service in
-            let hits = try service.query(query, k: k, mode: mode, filter: filter)
-            guard context.choosesSentences else { return hits.map(MemoryHit.init) }
-            let cut = try service.closestSentences(question, hits: hits, selection: selection, countTokens: countTokens)
-            return zip(cut.hits, cut.sources).map { hit, source in
-                var h = MemoryHit(hit)
-                h.text = source.text
-                return h
-            }
-        }
+        return (query, SearchFilter(namespace: request.namespace, metadata: request.conditions))
     }
 
     public func stats() async throws -> StoreStats {

@@ -239,6 +239,20 @@ struct SearchRequest: Decodable, Sendable {
     var `where`: [String: String]?
 }
 
+/// `POST /v1/memory/ask`: `mnemo ask` over HTTP.
+struct AskRequest: Decodable, Sendable {
+    var question: String
+    var k: Int?
+    var mode: String?
+    var namespace: String?
+    var maxTokens: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case question, k, mode, namespace
+        case maxTokens = "max_tokens"
+    }
+}
+
 struct SearchResponse: Encodable, Sendable {
     var object = "list"
     var query: String

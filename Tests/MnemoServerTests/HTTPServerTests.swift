@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 import Hummingbird
+import MCP
 import MnemoCore
 import MnemoModels
 import Testing
@@ -363,36 +364,47 @@ import Testing
         #expect(conversation.last?.content.hasSuffix("Question: Where is the spare key?") == true)
     }
 
-    /// MCP's ask and HTTP chat with memory render the same conversation for the same question and store,
-    /// the one `mnemo ask` renders (MemoryPrompt.answerMessages, AskOptions' k and mode).
-    @Test func askThroughMCPAndHTTPRendersOnePromptRealModel() async throws {
-        let server = try TestServer(pieces: ["under the blue flowerpot", "\n", "More text."])
+    /// One answer path: MCP's `ask`, HTTP's `/v1/memory/ask` and `mnemo ask`'s AskService, in process on
+    /// the same store and the same Qwen 0.5B, give the same answer from the same notes and the same prompt
+    /// (its length in tokens), with the CLI's defaults (sentences context, echo retry, gated calculator).
+    /// HTTP chat with memory renders that prompt too (`chatNonStreamingWithMemoryRealModel`).
+    @Test func askThroughMCPHTTPAndTheCLIServiceIsOnePathRealModel() async throws {
+        let model = try LanguageModel(path: ModelLocator.resolve(ModelLocator.defaultChatModel))
+        let server = try TestServer(model: model)
         defer { server.cleanUp() }
         _ = try await server.services.memory.add(text: "The spare key is under the blue flowerpot by the shed.", source: "notes/key.md")
-        _ = try await server.services.memory.add(text: "The boiler was serviced in March by Dunmore Heating.", source: "notes/boiler.md")
-        let answer = try await Ask(memory: server.services.memory, generation: server.services.generation).answer("Where is the spare key?")
-        #expect(answer.text == "under the blue flowerpot" && answer.answerable)  // the first line, as `mnemo ask` keeps it
+        _ = try await server.services.memory.add(text: "The boiler was serviced in March by Dunmore Heating. Its pressure should read 1.2 bar.",
+                                                 source: "notes/boiler.md")
+        let question = "Who serviced the boiler?"
+
+        let toolbox = MCPToolbox(memory: server.services.memory, generation: server.services.generation, defaultDatabase: nil)
+        let mcp = await toolbox.call("ask", arguments: ["question": .string(question)])
+        #expect(mcp.isError == false, "\(mcp.content)")
+        let mcpAnswer = mcp.structuredContent?.objectValue?["answer"]?.stringValue
+        let mcpPrompt = mcp.structuredContent?.objectValue?["prompt_tokens"]?.intValue
+        var http: [String: Any] = [:]
         try await server.live { client in
-            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders, body: jsonBody([
-                "model": "scripted", "messages": [["role": "user", "content": "Where is the spare key?"]], "mnemo": [String: Any](),
-            ])) { response in #expect(response.status == .ok) }
+            try await client.execute(uri: "/v1/memory/ask", method: .post, headers: jsonHeaders, body: jsonBody(["question": question])) { response in
+                #expect(response.status == .ok, "\(response.text)")
+                http = response.json
+            }
+            try await client.execute(uri: "/v1/memory/ask", method: .post, headers: jsonHeaders, body: jsonBody(["question": question, "k": 99])) { response in
+                #expect(response.status == .unprocessableContent, "\(response.text)")
+            }
         }
-        let conversations = server.generator.conversations
-        #expect(conversations.count == 2)
-        // Compared outside #expect: its operator decomposition of these values crashed the test process
-        // (signal 11 in Swift Testing's _callBinaryOperator, reproducible with this test alone).
-        let sameThroughBothEdges = conversations.first == conversations.last
-        #expect(sameThroughBothEdges)
-        // The notes `mnemo ask` gives in its default mode (the sentences closest to the question, counted
-        // in the scripted model's tokens: words).
-        let defaultContextIsTheTextContext = AskOptions.textContext == AskOptions().context
-        #expect(defaultContextIsTheTextContext)
-        let notes = try await server.services.memory.notes(MemorySearch(query: "Where is the spare key?", k: AskOptions().k, mode: AskOptions().mode),
-                                                           question: "Where is the spare key?", context: AskOptions().context)
-        #expect(notes.contains { $0.text == "The spare key is under the blue flowerpot by the shed." })
-        let askPrompt = MemoryPrompt.answerMessages("Where is the spare key?", memories: notes.map { .text($0.text) }).messages
-        let sameAsAsk = conversations.first == askPrompt
-        #expect(sameAsAsk)
+        let encoder = try #require(sharedEncoder)
+        let service = AskService(memory: try MemoryService(storeDirectory: server.directory.path, encoder: encoder, access: .read), model: model)
+        var cliOptions = AskOptions()
+        cliOptions.tools = AskOptions.defaultTools(database: nil)
+        let cli = try service.ask(question, options: cliOptions)
+
+        #expect(cli.answer.contains("Dunmore"), "\(cli.answer)")
+        #expect(mcpAnswer == cli.answer && http["answer"] as? String == cli.answer, "MCP \(mcpAnswer ?? "-"), HTTP \(http["answer"] ?? "-"), CLI \(cli.answer)")
+        #expect(mcpPrompt == cli.promptTokens && http["prompt_tokens"] as? Int == cli.promptTokens)
+        #expect(http["context_tokens"] as? Int == cli.contextTokens && http["context"] as? String == cli.context.rawValue)
+        let httpSources = (http["sources"] as? [[String: Any]] ?? []).compactMap { $0["chunk_id"] as? Int64 ?? ($0["chunk_id"] as? Int).map(Int64.init) }
+        #expect(httpSources == cli.sources.map(\.chunkID) && !httpSources.isEmpty)
+        #expect(renderAnswer(cli).contains("Sources:\n[1] notes/"), "\(renderAnswer(cli))")
     }
 
     @Test func chatStreamingAndStopSequencesRealModel() async throws {

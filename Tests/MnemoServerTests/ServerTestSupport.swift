@@ -39,6 +39,12 @@ final class ScriptedGenerator: TextGenerator, @unchecked Sendable {
         return Array(repeating: 1, count: 3 + messages.reduce(0) { $0 + $1.content.count / 4 })
     }
 
+    /// Answers go through MnemoCore's AskService, which needs a real model: the ask tests load one.
+    func answer(_ question: String, notes: AskNotes, options: AskOptions, isCancelled: @escaping @Sendable () -> Bool,
+                onToken: (String) -> Void) throws -> AskResult {
+        throw APIError(.serviceUnavailable, "the scripted test model does not answer questions; ask tests use a real model", code: "model_unavailable")
+    }
+
     func generate(prompt: [Int32], parameters: GenerationParameters, onPiece: (String) -> GenerationControl) throws -> GenerationOutcome {
         gate?.wait()
         var text = ""
@@ -66,7 +72,7 @@ struct TestServer {
     let directory: URL
 
     init(pieces: [String] = ["Hello", ",", " world", "."], delay: Duration = .zero, queue: Int = 8, gate: DispatchSemaphore? = nil,
-         configure: (inout ServerSettings) -> Void = { _ in }) throws {
+         model: LanguageModel? = nil, configure: (inout ServerSettings) -> Void = { _ in }) throws {
         guard let encoder = sharedEncoder else { throw ServerSettingsError("the encoder is not installed (run make setup)") }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-server-\(UUID().uuidString)")
         let metrics = ServerMetrics()
@@ -76,8 +82,10 @@ struct TestServer {
         let memory = try MemoryHub(directory: directory.path, encoder: encoder, limits: limits)
         let generator = ScriptedGenerator(pieces, delay: delay, gate: gate)
         self.generator = generator
-        services = ServerServices(memory: memory, generation: GenerationQueue(modelID: "scripted", capacity: queue, metrics: metrics) { generator },
-                                  metrics: metrics)
+        // With `model` the queue runs the real decoder (the ask tests); otherwise the scripted double.
+        let chosen: any TextGenerator = model.map { LanguageModelGenerator($0) } ?? generator
+        let queueForModel = GenerationQueue(modelID: model == nil ? "scripted" : "mnemo", capacity: queue, metrics: metrics) { chosen }
+        services = ServerServices(memory: memory, generation: queueForModel, metrics: metrics)
         var settings = ServerSettings()
         configure(&settings)
         self.settings = settings

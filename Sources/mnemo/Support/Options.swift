@@ -147,7 +147,7 @@ struct ToolOptions: ParsableArguments {
     /// The tool names, checked.
     func names() throws -> [String] {
         if noTools { return [] }
-        guard let tools else { return databasePath == nil ? ["calc"] : ["calc", "sql"] }
+        guard let tools else { return AskOptions.defaultTools(database: databasePath) }
         var out: [String] = []
         for raw in tools.split(separator: ",", omittingEmptySubsequences: false) {
             let name = raw.trimmingCharacters(in: .whitespaces).lowercased()
