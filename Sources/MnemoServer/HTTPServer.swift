@@ -442,21 +442,30 @@ struct Routes: Sendable {
             throw APIError.invalid(body.maxCompletionTokens != nil ? "max_completion_tokens" : "max_tokens",
                                    "The token limit must be between 1 and \(settings.maxCompletionTokens).")
         }
-        var sampling = SamplingParameters()
-        if let t = body.temperature {
-            guard (0...2).contains(t) else { throw APIError.invalid("temperature", "'temperature' must be between 0 and 2.") }
-            sampling.temperature = t
+        // OpenAI's ranges where it has them; the rest is checked where the CLI's flags are (SamplingChoices).
+        if let t = body.temperature, !(0...2).contains(t) { throw APIError.invalid("temperature", "'temperature' must be between 0 and 2.") }
+        if let p = body.topP, !(p > 0 && p <= 1) { throw APIError.invalid("top_p", "'top_p' must be in (0, 1].") }
+        if let k = body.topK, k < 0 { throw APIError.invalid("top_k", "'top_k' must be ≥ 0.") }
+        if let f = body.frequencyPenalty, !(-2...2).contains(f) {
+            throw APIError.invalid("frequency_penalty", "'frequency_penalty' must be between -2 and 2.")
         }
-        if let p = body.topP {
-            guard p > 0, p <= 1 else { throw APIError.invalid("top_p", "'top_p' must be in (0, 1].") }
-            sampling.topP = p
+        if let f = body.presencePenalty, !(-2...2).contains(f) {
+            throw APIError.invalid("presence_penalty", "'presence_penalty' must be between -2 and 2.")
         }
-        if let k = body.topK {
-            guard k >= 0 else { throw APIError.invalid("top_k", "'top_k' must be ≥ 0.") }
-            sampling.topK = k
+        var choices = SamplingChoices()
+        choices.temperature = body.temperature
+        choices.topP = body.topP
+        choices.topK = body.topK
+        choices.minP = body.minP
+        choices.topT = body.topT
+        choices.repetitionPenalty = body.repetitionPenalty
+        choices.frequencyPenalty = body.frequencyPenalty
+        choices.presencePenalty = body.presencePenalty
+        choices.seed = body.seed
+        let sampling: SamplingParameters
+        do { sampling = try choices.resolved(defaultTemperature: SamplingParameters().temperature) } catch let e as ModelError {
+            throw APIError(.unprocessableContent, e.message, code: "invalid_value")
         }
-        sampling.seed = body.seed
-        do { try sampling.validate() } catch let e as ModelError { throw APIError(.unprocessableContent, e.message, code: "invalid_value") }
         let stops = body.stop?.values ?? []
         guard stops.count <= 4 else { throw APIError.invalid("stop", "At most 4 stop sequences.") }
 

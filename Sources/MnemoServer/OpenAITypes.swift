@@ -73,6 +73,12 @@ struct ChatCompletionRequest: Decodable, Sendable {
     var topP: Float?
     /// Not OpenAI's: keep the K most likely tokens (llama.cpp and vLLM accept it too).
     var topK: Int?
+    /// Not OpenAI's (llama.cpp and vLLM take `min_p` too): Mnemo's sampler chain, as `mnemo generate`'s flags.
+    var minP: Float?
+    var topT: Float?
+    var repetitionPenalty: Float?
+    var frequencyPenalty: Float?
+    var presencePenalty: Float?
     var seed: UInt64?
     var n: Int?
     var stop: StopSequences?
@@ -82,6 +88,8 @@ struct ChatCompletionRequest: Decodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case model, messages, stream, temperature, seed, n, stop, mnemo
         case maxTokens = "max_tokens", maxCompletionTokens = "max_completion_tokens", topP = "top_p", topK = "top_k"
+        case minP = "min_p", topT = "top_t", repetitionPenalty = "repetition_penalty"
+        case frequencyPenalty = "frequency_penalty", presencePenalty = "presence_penalty"
         case streamOptions = "stream_options"
     }
 }

@@ -407,6 +407,34 @@ import Testing
         #expect(renderAnswer(cli).contains("Sources:\n[1] notes/"), "\(renderAnswer(cli))")
     }
 
+    /// The sampler chain's knobs reach the model through the OpenAI fields under `mnemo generate`'s names
+    /// (min_p, top_t, the penalties), checked as the CLI checks them.
+    @Test func samplingFieldsReachTheModelRealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        try await server.live { client in
+            let base: [String: Any] = ["model": "scripted", "messages": [["role": "user", "content": "Hi."]]]
+            let knobs: [String: Any] = ["temperature": 0.8, "top_k": 20, "top_p": 0.95, "min_p": 0.1, "top_t": 0.5, "repetition_penalty": 1.1,
+                                        "frequency_penalty": 0.5, "presence_penalty": 0.25, "seed": 7]
+            try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders,
+                                     body: jsonBody(base.merging(knobs) { $1 })) { response in
+                #expect(response.status == .ok, "\(response.text)")
+            }
+            for (field, value, words) in [("min_p", 2.0, "min-p"), ("top_t", -1.0, "top-t"), ("repetition_penalty", 0.0, "repeat penalty"),
+                                          ("frequency_penalty", 3.0, "frequency_penalty")] as [(String, Double, String)] {
+                try await client.execute(uri: "/v1/chat/completions", method: .post, headers: jsonHeaders,
+                                         body: jsonBody(base.merging([field: value]) { $1 })) { response in
+                    #expect(response.status == .unprocessableContent, "\(field): \(response.text)")
+                    #expect((response.apiError?["message"] as? String ?? "").contains(words), "\(field): \(response.text)")
+                }
+            }
+        }
+        let sent = try #require(server.generator.parameters.first?.sampling)
+        #expect(sent.temperature == 0.8 && sent.topK == 20 && sent.topP == 0.95 && sent.minP == 0.1 && sent.topT == 0.5)
+        #expect(sent.repetitionPenalty == 1.1 && sent.frequencyPenalty == 0.5 && sent.presencePenalty == 0.25 && sent.seed == 7)
+        #expect(server.generator.parameters.count == 1)
+    }
+
     @Test func chatStreamingAndStopSequencesRealModel() async throws {
         let server = try TestServer(pieces: ["One", " two", " th", "ree", " four"])
         defer { server.cleanUp() }

@@ -19,6 +19,14 @@ final class ScriptedGenerator: TextGenerator, @unchecked Sendable {
     let gate: DispatchSemaphore?
     private let lock = NSLock()
     private var seen: [[ChatMessage]] = []
+    private var sampled: [GenerationParameters] = []
+
+    /// The generation settings of each request, in order.
+    var parameters: [GenerationParameters] {
+        lock.lock()
+        defer { lock.unlock() }
+        return sampled
+    }
 
     init(_ pieces: [String], delay: Duration = .zero, gate: DispatchSemaphore? = nil) {
         self.pieces = pieces
@@ -46,6 +54,9 @@ final class ScriptedGenerator: TextGenerator, @unchecked Sendable {
     }
 
     func generate(prompt: [Int32], parameters: GenerationParameters, onPiece: (String) -> GenerationControl) throws -> GenerationOutcome {
+        lock.lock()
+        sampled.append(parameters)
+        lock.unlock()
         gate?.wait()
         var text = ""
         var count = 0

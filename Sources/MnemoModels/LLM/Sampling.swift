@@ -507,3 +507,36 @@ public struct TokenLogprob: Sendable, Codable, Equatable {
         id == token ? logprob : top.first { $0.token == id }?.logprob
     }
 }
+
+/// Sampling as a user asks for it, every knob optional: one set of names behind `mnemo generate`,
+/// `ask` and `chat`'s flags and the HTTP server's OpenAI fields, resolved and checked in one place.
+public struct SamplingChoices: Sendable, Equatable {
+    public var temperature: Float?
+    public var topK: Int?
+    public var topP: Float?
+    public var seed: UInt64?
+    public var minP: Float?
+    public var topT: Float?
+    public var repetitionPenalty: Float?
+    public var frequencyPenalty: Float?
+    public var presencePenalty: Float?
+    public var penaltyWindow: Int?
+    public var adaptiveTemperature: AdaptiveTemperatureRange?
+    public var rollback = false
+
+    public init() {}
+
+    /// The parameters, with `defaultTemperature` where no temperature was given (0.7 for free
+    /// generation, 0, greedy, for answers from the notes), checked.
+    public func resolved(defaultTemperature: Float) throws -> SamplingParameters {
+        let d = SamplingParameters()
+        let p = SamplingParameters(
+            temperature: temperature ?? defaultTemperature, topK: topK ?? d.topK, topP: topP ?? d.topP, seed: seed,
+            minP: minP ?? d.minP, topT: topT ?? d.topT, repetitionPenalty: repetitionPenalty ?? d.repetitionPenalty,
+            frequencyPenalty: frequencyPenalty ?? d.frequencyPenalty, presencePenalty: presencePenalty ?? d.presencePenalty,
+            penaltyWindow: penaltyWindow ?? d.penaltyWindow, adaptiveTemperature: adaptiveTemperature,
+            rollback: rollback ? RollbackParameters() : nil)
+        try p.validate()
+        return p
+    }
+}

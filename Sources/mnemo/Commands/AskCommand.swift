@@ -61,7 +61,7 @@ struct AskCommand: ParsableCommand {
     @OptionGroup var toolOptions: ToolOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var lm: LanguageModelOptions
-    @OptionGroup var sampling: AnswerSamplingOptions
+    @OptionGroup var sampling: SamplingOptions
     @OptionGroup var output: OutputOptions
 
     @Option(name: .customLong("encoder"), help: "Sentence encoder for retrieval: an installed model's name or a directory.")
@@ -86,7 +86,7 @@ struct AskCommand: ParsableCommand {
         options.avoidEcho = !keepEcho
         options.tools = try toolOptions.names()
         options.sqlDatabase = options.tools.contains("sql") ? toolOptions.databasePath : nil
-        options.generation = sampling.parameters
+        options.generation = sampling.parameters(defaultTemperature: 0)
 
         // Open the store first: a missing store is reported before the model loads. A bare expression
         // goes to the calculator and needs no store.

@@ -62,7 +62,7 @@ struct ChatCommand: ParsableCommand {
     @OptionGroup var toolOptions: ToolOptions
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var lm: LanguageModelOptions
-    @OptionGroup var sampling: AnswerSamplingOptions
+    @OptionGroup var sampling: SamplingOptions
 
     @Flag(help: "Print each answer as one JSON line (for scripts); no prompt or banner.")
     var json = false
@@ -100,7 +100,7 @@ struct ChatCommand: ParsableCommand {
         options.namespace = namespace
         options.tools = try toolOptions.names()
         options.sqlDatabase = options.tools.contains("sql") ? toolOptions.databasePath : nil
-        options.generation = sampling.parameters
+        options.generation = sampling.parameters(defaultTemperature: 0)
         options.context.strategy = history
         let softProjector = history.usesSoftTokens ? try loadProjector(projector, llm: llm, encoder: encoderModel) : nil
         var notes: [String] = []

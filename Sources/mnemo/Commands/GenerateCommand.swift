@@ -96,7 +96,7 @@ struct GenerateCommand: ParsableCommand {
             promptText = text
         }
         let ids = llm.encode(promptText)
-        var parameters = sampling.parameters
+        var parameters = sampling.parameters(defaultTemperature: 0.7)
         if draftModel != nil && promptLookup { throw ValidationError("--draft-model and --prompt-lookup are two draft sources: give one") }
         if promptLookup {
             parameters.speculative = .promptLookup(settings: SpeculativeSettings(draftTokens: draftTokens, adaptive: !fixedDraft))

@@ -32,28 +32,29 @@ struct LanguageModelOptions: ParsableArguments {
     }
 }
 
-/// Sampling flags shared by the commands that generate.
+/// Sampling flags shared by the commands that generate (`generate`, `ask`, `chat`); the HTTP server
+/// maps the same names from its JSON (`SamplingChoices`).
 struct SamplingOptions: ParsableArguments {
-    @Option(help: "Most tokens to generate.")
+    @Option(help: "Most tokens to generate (per round for ask and chat).")
     var maxTokens: Int = 256
 
-    @Option(help: "Sampling temperature; 0 is greedy (always the most likely token).")
-    var temperature: Float = 0.7
+    @Option(help: "Sampling temperature; 0 is greedy, always the most likely token (default: 0.7 for generate, 0 for ask and chat).")
+    var temperature: Float?
 
-    @Option(help: "Keep the K most likely tokens (0: all).")
-    var topK: Int = 40
+    @Option(help: "Keep the K most likely tokens (0: all; default 40).")
+    var topK: Int?
 
-    @Option(help: "Keep the most likely tokens up to this total probability (1: all).")
-    var topP: Float = 0.9
+    @Option(help: "Keep the most likely tokens up to this total probability (1: all; default 0.9).")
+    var topP: Float?
 
     @Option(help: "Random seed, for a reproducible sampled answer (default: random, reported by --json).")
     var seed: UInt64?
 
     @Option(help: "Min-p: keep tokens with p ≥ MIN_P · p_max at temperature 1 (0: off; 0.05-0.1 are usual).")
-    var minP: Float = 0
+    var minP: Float?
 
     @Option(help: "topT: keep tokens with p ≥ TOP_T · p_max after the temperature (= min-p TOP_T^T; 0: off).")
-    var topT: Float = 0
+    var topT: Float?
 
     @Option(help: ArgumentHelp("Per-token temperature from the entropy, between LOW and HIGH (e.g. 0.5:1.5); replaces --temperature.",
                                valueName: "LOW:HIGH"))
@@ -63,66 +64,46 @@ struct SamplingOptions: ParsableArguments {
     var rollback = false
 
     @Option(help: "Repetition penalty θ for tokens among the last --penalty-window generated (1: off; 1.1 is usual).")
-    var repeatPenalty: Float = 1
+    var repeatPenalty: Float?
 
     @Option(help: "Subtracted from a token's logit per occurrence in the window (0: off).")
-    var frequencyPenalty: Float = 0
+    var frequencyPenalty: Float?
 
     @Option(help: "Subtracted from the logit of a token present in the window (0: off).")
-    var presencePenalty: Float = 0
+    var presencePenalty: Float?
 
-    @Option(help: "Generated tokens the penalties look back over.")
-    var penaltyWindow: Int = 64
+    @Option(help: "Generated tokens the penalties look back over (default 64).")
+    var penaltyWindow: Int?
 
-    var sampling: SamplingParameters {
-        SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed, minP: minP, topT: topT,
-                           repetitionPenalty: repeatPenalty, frequencyPenalty: frequencyPenalty, presencePenalty: presencePenalty,
-                           penaltyWindow: penaltyWindow,
-                           adaptiveTemperature: adaptiveTemperature.flatMap { try? AdaptiveTemperatureRange(parsing: $0) },
-                           rollback: rollback ? RollbackParameters() : nil)
+    var choices: SamplingChoices {
+        var c = SamplingChoices()
+        c.temperature = temperature
+        c.topK = topK
+        c.topP = topP
+        c.seed = seed
+        c.minP = minP
+        c.topT = topT
+        c.repetitionPenalty = repeatPenalty
+        c.frequencyPenalty = frequencyPenalty
+        c.presencePenalty = presencePenalty
+        c.penaltyWindow = penaltyWindow
+        c.adaptiveTemperature = adaptiveTemperature.flatMap { try? AdaptiveTemperatureRange(parsing: $0) }
+        c.rollback = rollback
+        return c
     }
 
-    var parameters: GenerationParameters {
-        GenerationParameters(maxTokens: maxTokens, sampling: sampling)
+    /// The generation settings, with `defaultTemperature` where `--temperature` is not given (checked in
+    /// `validate`, so this does not fail).
+    func parameters(defaultTemperature: Float) -> GenerationParameters {
+        GenerationParameters(maxTokens: maxTokens, sampling: (try? choices.resolved(defaultTemperature: defaultTemperature)) ?? .greedy)
     }
 
     func validate() throws {
         guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be ≥ 0") }
         do {
             if let adaptiveTemperature { _ = try AdaptiveTemperatureRange(parsing: adaptiveTemperature) }
-            try parameters.sampling.validate()
+            _ = try choices.resolved(defaultTemperature: 0)
         } catch let e as ModelError { throw ValidationError(e.message) }
-    }
-}
-
-/// Sampling for answers: the same flags as `generate`, but greedy unless a temperature is given.
-struct AnswerSamplingOptions: ParsableArguments {
-    @Option(help: "Most tokens to generate per round.")
-    var maxTokens: Int = 256
-
-    @Option(help: "Sampling temperature; 0 (the default) is greedy: always the most likely token.")
-    var temperature: Float = 0
-
-    @Option(help: "Keep the K most likely tokens (0: all).")
-    var topK: Int = 40
-
-    @Option(help: "Keep the most likely tokens up to this total probability (1: all).")
-    var topP: Float = 0.9
-
-    @Option(help: "Random seed, for a reproducible sampled answer.")
-    var seed: UInt64?
-
-    var parameters: GenerationParameters {
-        let sampling = temperature <= 0 ? SamplingParameters.greedy
-            : SamplingParameters(temperature: temperature, topK: topK, topP: topP, seed: seed)
-        return GenerationParameters(maxTokens: maxTokens, sampling: sampling)
-    }
-
-    func validate() throws {
-        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be ≥ 1") }
-        do { try SamplingParameters(temperature: temperature, topK: topK, topP: topP).validate() } catch let e as ModelError {
-            throw ValidationError(e.message)
-        }
     }
 }
 
