@@ -53,8 +53,7 @@ extension BenchCommand {
         @Option(help: "Parts to run: samplers, speculative, or both.")
         var parts = "samplers,speculative"
 
-        @Option(help: "Threads for matrix work (default: $MNEMO_THREADS, else all cores).")
-        var threads: Int?
+        @OptionGroup var threadOptions: ThreadOptions
 
         static let prompts = [
             "Write a short story about a lighthouse keeper who finds a message in a bottle.",
@@ -92,7 +91,7 @@ extension BenchCommand {
         }
 
         func run() throws {
-            Runtime.configure(threads: threads)
+            threadOptions.configure()
             let temps = temperatures.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
             let wanted = Set(parts.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             print("# mnemo bench samplers: threads=\(Parallel.threads), \(prompts) prompts × \(samples) samples × \(tokens) tokens; "

@@ -12,8 +12,7 @@ struct ServerModelOptions: ParsableArguments {
     @Option(name: .customLong("encoder"), help: "Sentence encoder: an installed model's name or a directory path.")
     var encoder: String = ModelLocator.defaultEncoder
 
-    @Option(help: "Threads for matrix work (default: $MNEMO_THREADS, else all cores).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
 
     @Option(help: "Chat requests that may wait while one generates; more get 503.")
     var queue = 8
@@ -28,7 +27,7 @@ struct ServerModelOptions: ParsableArguments {
 
     /// The encoder, the store (its write lock taken only while writing) and the model queue.
     func services(store: String) throws -> ServerServices {
-        Runtime.configure(threads: threads)
+        threadOptions.configure()
         let sentenceEncoder = try SentenceEncoder(directory: ModelLocator.resolve(encoder))
         var limits = MemoryHub.Limits()
         limits.readers = readers

@@ -4,16 +4,24 @@ import MnemoCore
 import MnemoModels
 import MnemoTensor
 
+/// `--threads`, one flag for every command that computes (`Runtime.configure` applies it).
+struct ThreadOptions: ParsableArguments {
+    @Option(help: "Threads for matrix work (default: $MNEMO_THREADS, else all cores).")
+    var threads: Int?
+
+    func configure() { Runtime.configure(threads: threads) }
+}
+
 /// Which sentence encoder to load, and how many threads it may use.
 struct EncoderOptions: ParsableArguments {
     @Option(name: .customLong("encoder"), help: "Encoder: an installed model's name or a directory path.")
     var encoder: String = ModelLocator.defaultEncoder
 
-    @Option(help: "Threads for matrix work (default: $MNEMO_THREADS, else all cores).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
     func load() throws -> SentenceEncoder {
-        Runtime.configure(threads: threads)
+        threadOptions.configure()
         return try SentenceEncoder(directory: ModelLocator.resolve(encoder))
     }
 }
@@ -23,11 +31,11 @@ struct LanguageModelOptions: ParsableArguments {
     @Option(help: "Model: an installed model's name (smollm2, qwen-0.5b, qwen-1.5b) or a GGUF path.")
     var model: String = ModelLocator.defaultChatModel
 
-    @Option(help: "Threads for matrix work (default: $MNEMO_THREADS, else all cores).")
-    var threads: Int?
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int? { threadOptions.threads }
 
     func load() throws -> LanguageModel {
-        Runtime.configure(threads: threads)
+        threadOptions.configure()
         return try LanguageModel(path: ModelLocator.resolve(model))
     }
 }
