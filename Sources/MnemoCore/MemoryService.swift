@@ -58,6 +58,16 @@ public struct IndexReport: Sendable, Codable {
     }
 }
 
+/// A document ready for `MemoryStore.upsert`, and what embedding it cost.
+public struct PreparedDocument: Sendable {
+    public var document: NewDocument
+    /// Chunks embedded, and chunks whose stored vector was reused.
+    public var embedded: Int
+    public var reused: Int
+    public var sentences: Int
+    public var sentencesEmbedded: Int
+}
+
 /// Progress of an ingest, reported after each file.
 public struct IndexProgress: Sendable {
     public var filesDone: Int
@@ -129,46 +139,61 @@ public final class MemoryService {
         if let original = try store.duplicate(ofContentHash: hash, namespace: options.namespace, except: source) {
             throw SkipReason(path: path, reason: "same content as \(original) (deduplicated)")
         }
-        let chunks = Chunker.chunk(document, options: options.chunking, countTokens: tokenCount)
-        guard !chunks.isEmpty else { throw SkipReason(path: path, reason: "no text to index") }
+        var docMetadata = options.metadata
+        docMetadata["format"] = document.format.rawValue
+        let store = self.store
+        let prepared = try Self.prepare(document, source: source, namespace: options.namespace, contentHash: hash, bytes: bytes.count,
+                                        metadata: docMetadata, chunking: options.chunking, encoder: encoder,
+                                        knownChunk: { try store.embedding(forContentHash: $0) },
+                                        knownSentence: { try store.sentenceEmbedding(forContentHash: $0) })
+        guard !prepared.document.chunks.isEmpty else { throw SkipReason(path: path, reason: "no text to index") }
+        report.embedded += prepared.embedded
+        report.reusedEmbeddings += prepared.reused
+        report.sentences += prepared.sentences
+        report.sentencesEmbedded += prepared.sentencesEmbedded
+        try store.upsert(prepared.document)
+        let newChunks = prepared.document.chunks
+        if existing == nil { report.added += 1 } else { report.replaced += 1 }
+        report.chunks += newChunks.count
+    }
 
-        // Each distinct chunk text is embedded once: reuse stored vectors, and dedupe within the file.
+    /// A document made ready for the store: its chunks, each distinct chunk and sentence embedded once
+    /// (`knownChunk` / `knownSentence` return a stored vector for a content hash, to reuse), its metadata
+    /// on every chunk. It touches no store, so the server prepares outside its writer; `index` and the
+    /// server's add both come through here.
+    public static func prepare(_ document: ExtractedDocument, source: String, namespace: String, contentHash: String, bytes: Int,
+                               metadata: [String: String], chunking: ChunkingOptions, encoder: SentenceEncoder,
+                               knownChunk: (String) throws -> [Float]? = { _ in nil },
+                               knownSentence: (String) throws -> [Float]? = { _ in nil }) throws -> PreparedDocument {
+        let chunks = Chunker.chunk(document, options: chunking, countTokens: encoder.tokenizer.count)
         let hashes = chunks.map { SHA256.hex($0.text) }
         var vectors: [String: [Float]] = [:]
         var toEmbed: [(hash: String, text: String)] = []
         var queued = Set<String>()  // a set, not a scan of toEmbed: files can have thousands of chunks
+        var reused = 0
         for (chunk, h) in zip(chunks, hashes) where vectors[h] == nil && !queued.contains(h) {
-            if let stored = try store.embedding(forContentHash: h) {
+            if let stored = try knownChunk(h) {
                 vectors[h] = stored
-                report.reusedEmbeddings += 1
+                reused += 1
             } else {
                 toEmbed.append((h, chunk.text))
                 queued.insert(h)
             }
         }
-        let embedded = try encoder.embed(toEmbed.map(\.text))
-        for (item, v) in zip(toEmbed, embedded) { vectors[item.hash] = v }
-        report.embedded += toEmbed.count
-
-        let sentences = try Self.embedSentences(of: chunks.map(\.text), encoder: encoder) { h in
-            try vectors[h] ?? store.sentenceEmbedding(forContentHash: h)
-        }
-        report.sentences += sentences.rows.reduce(0) { $0 + $1.count }
-        report.sentencesEmbedded += sentences.embedded
-
-        var docMetadata = options.metadata
-        docMetadata["format"] = document.format.rawValue
+        for (item, v) in zip(toEmbed, try encoder.embed(toEmbed.map(\.text))) { vectors[item.hash] = v }
+        // A one-sentence chunk's sentence vector is its chunk vector.
+        let sentences = try embedSentences(of: chunks.map(\.text), encoder: encoder) { h in try vectors[h] ?? knownSentence(h) }
         let newChunks = zip(zip(chunks, hashes), sentences.rows).compactMap { pair, rows -> NewChunk? in
             let (chunk, h) = pair
             guard let v = vectors[h] else { return nil }
-            return NewChunk(text: chunk.text, byteRange: chunk.byteRange,
-                            metadata: docMetadata.merging(chunk.metadata) { doc, _ in doc },
+            return NewChunk(text: chunk.text, byteRange: chunk.byteRange, metadata: metadata.merging(chunk.metadata) { doc, _ in doc },
                             contentHash: h, embedding: v, sentences: rows)
         }
-        try store.upsert(NewDocument(source: source, namespace: options.namespace, format: document.format.rawValue,
-                                     contentHash: hash, bytes: bytes.count, metadata: docMetadata, chunks: newChunks))
-        if existing == nil { report.added += 1 } else { report.replaced += 1 }
-        report.chunks += newChunks.count
+        return PreparedDocument(
+            document: NewDocument(source: source, namespace: namespace, format: document.format.rawValue, contentHash: contentHash,
+                                  bytes: bytes, metadata: metadata, chunks: newChunks),
+            embedded: toEmbed.count, reused: reused, sentences: sentences.rows.reduce(0) { $0 + $1.count },
+            sentencesEmbedded: sentences.embedded)
     }
 
     // MARK: - Sentences

@@ -112,13 +112,13 @@ public enum RetrievalEvaluation {
     /// Writes the exact chunks and questions, so a reference implementation can score the same task.
     static func dump(service: MemoryService, questions: [SquadDataset.Question], paragraphOfSource: [String: String], to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let rows = try service.store.db.query("SELECT d.source, c.text FROM chunks c JOIN documents d ON d.id = c.document_id ORDER BY c.id")
+        let rows = try service.store.allChunkTexts()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         var chunks = Data(), qs = Data()
         for row in rows {
-            let pid = paragraphOfSource[row[0].string ?? ""] ?? ""
-            chunks.append(try encoder.encode(["paragraph": pid, "text": row[1].string ?? ""]))
+            let pid = paragraphOfSource[row.source] ?? ""
+            chunks.append(try encoder.encode(["paragraph": pid, "text": row.text]))
             chunks.append(0x0A)
         }
         for q in questions {

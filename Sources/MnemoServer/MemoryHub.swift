@@ -220,34 +220,25 @@ public final class MemoryHub: Sendable {
         let source = source ?? "memory:\(hash.prefix(16))"
         guard !source.isEmpty else { throw APIError.invalid("source", "'source' must not be empty.") }
 
-        // Chunk and embed outside the writer.
+        // Chunked and embedded as `mnemo index` does (MemoryService.prepare), outside the writer.
         let encoder = self.encoder
         let bytes = text.utf8.count
         let document = ExtractedDocument(source: source, format: .text,
                                          segments: [ExtractedSegment(text: text, byteRange: 0..<bytes, textOffset: 0)])
-        let (chunks, vectors, sentences) = try await embedSlots.withPermit {
-            try await offload(self.readQueue) {
-                let chunks = Chunker.chunk(document, options: ChunkingOptions(), countTokens: encoder.tokenizer.count)
-                let vectors = try encoder.embed(chunks.map(\.text))
-                let byHash = Dictionary(zip(chunks.map { SHA256.hex($0.text) }, vectors)) { a, _ in a }
-                return (chunks, vectors, try MemoryService.embedSentences(of: chunks.map(\.text), encoder: encoder) { byHash[$0] }.rows)
-            }
-        }
-        guard !chunks.isEmpty else { throw APIError.invalid("text", "'text' has no indexable text.") }
-
         var docMetadata = metadata
         docMetadata["format"] = docMetadata["format"] ?? "text"
-        let newChunks = zip(zip(chunks, vectors), sentences).map { pair, rows in
-            NewChunk(text: pair.0.text, byteRange: pair.0.byteRange, metadata: docMetadata.merging(pair.0.metadata) { doc, _ in doc },
-                     contentHash: SHA256.hex(pair.0.text), embedding: pair.1, sentences: rows)
+        let prepared = try await embedSlots.withPermit { [docMetadata] in
+            try await offload(self.readQueue) {
+                try MemoryService.prepare(document, source: source, namespace: namespace, contentHash: hash, bytes: bytes,
+                                          metadata: docMetadata, chunking: IndexOptions().chunking, encoder: encoder)
+            }
         }
-        let newDocument = NewDocument(source: source, namespace: namespace, format: "text", contentHash: hash,
-                                      bytes: bytes, metadata: docMetadata, chunks: newChunks)
+        guard !prepared.document.chunks.isEmpty else { throw APIError.invalid("text", "'text' has no indexable text.") }
+        let newDocument = prepared.document
         return try await write { service in
             let store = service.store
             if let existing = try store.document(source: source, namespace: namespace), existing.contentHash == hash {
-                let ids = try store.db.query("SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal", [.integer(existing.id)])
-                    .compactMap { $0[0].int }
+                let ids = try store.chunkIDs(ofDocument: existing.id)
                 return AddedDocument(source: source, namespace: namespace, chunkIDs: ids, changed: false)
             }
             let ids = try store.upsert(newDocument)

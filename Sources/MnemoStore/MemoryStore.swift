@@ -159,7 +159,8 @@ public final class MemoryStore {
 
     public let directory: String
     public private(set) var manifest: StoreManifest
-    public let db: SQLiteDatabase
+    /// Internal: other modules ask the store through its methods, never in SQL.
+    let db: SQLiteDatabase
     private let lock: FileLock?
     private var index: VectorIndex
     /// The change counter the in-memory index reflects, and the largest chunk id in it.
@@ -426,6 +427,25 @@ public final class MemoryStore {
     public func document(source: String, namespace: String) throws -> (id: Int64, contentHash: String)? {
         try db.query("SELECT id, content_hash FROM documents WHERE namespace = ? AND source = ?", [.text(namespace), .text(source)])
             .first.flatMap { row in row[0].int.map { ($0, row[1].string ?? "") } }
+    }
+
+    /// The chunk ids of a document, in order.
+    public func chunkIDs(ofDocument id: Int64) throws -> [Int64] {
+        try db.query("SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal", [.integer(id)]).compactMap { $0[0].int }
+    }
+
+    /// Every chunk's id and stored vector, in id order (an exact scan to measure an approximate index by).
+    public func allChunkVectors() throws -> [(id: Int64, vector: [Float])] {
+        try db.query("SELECT id, embedding FROM chunks ORDER BY id").compactMap { row in
+            guard let id = row[0].int, let blob = row[1].data else { return nil }
+            return (id, try decodeEmbedding(blob, chunk: id))
+        }
+    }
+
+    /// Every chunk's source and text, in id order.
+    public func allChunkTexts() throws -> [(source: String, text: String)] {
+        try db.query("SELECT d.source, c.text FROM chunks c JOIN documents d ON d.id = c.document_id ORDER BY c.id")
+            .map { ($0[0].string ?? "", $0[1].string ?? "") }
     }
 
     /// Another document in the namespace with exactly this content, if any (its source).

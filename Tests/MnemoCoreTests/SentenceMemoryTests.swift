@@ -1,6 +1,6 @@
 import Foundation
 import MnemoModels
-import MnemoStore
+@testable import MnemoStore
 import Testing
 @testable import MnemoCore
 

@@ -435,6 +435,30 @@ import Testing
         #expect(server.generator.parameters.count == 1)
     }
 
+    /// The server's add and `mnemo index` cut and embed a text alike (both through MemoryService.prepare):
+    /// the same chunks, offsets and sentence vectors.
+    @Test func addAndIndexChunkAlikeRealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("Examples/corpus/household-notes.md"), encoding: .utf8)
+        let added = try await server.services.memory.add(text: text, source: "notes.txt")
+        #expect(added.chunkIDs.count > 2)
+        let file = server.directory.appendingPathComponent("notes.txt"), other = server.directory.appendingPathComponent("indexed")
+        try text.write(to: file, atomically: true, encoding: .utf8)
+        let encoder = try #require(sharedEncoder)
+        let indexed = try MemoryService(storeDirectory: other.path, encoder: encoder, access: .write(createWith: .flat))
+        let report = try indexed.index(paths: [file.path], options: IndexOptions())
+        #expect(report.chunks == added.chunkIDs.count)
+        let hits = try await server.services.memory.search(MemorySearch(query: "boiler service", k: 50, mode: .bm25))
+        let viaIndex = try indexed.query("boiler service", k: 50, mode: .bm25)
+        #expect(hits.map(\.text) == viaIndex.map(\.chunk.text) && !hits.isEmpty)
+        #expect(hits.map(\.startByte) == viaIndex.map(\.chunk.startByte))
+        let reader = try MemoryService(storeDirectory: server.directory.path, encoder: encoder, access: .read)
+        let served = try reader.sentences(of: try reader.query("boiler service", k: 50, mode: .bm25)).map { $0.map(\.text) }
+        #expect(served == (try indexed.sentences(of: viaIndex)).map { $0.map(\.text) })
+    }
+
     @Test func chatStreamingAndStopSequencesRealModel() async throws {
         let server = try TestServer(pieces: ["One", " two", " th", "ree", " four"])
         defer { server.cleanUp() }

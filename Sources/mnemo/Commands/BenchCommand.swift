@@ -210,15 +210,11 @@ struct BenchCommand: ParsableCommand {
             // Exact answers for recall, by a BLAS scan over the stored vectors.
             var exact: [[Int64]] = []
             if kind != .flat {
-                let rows = try memory.db.query("SELECT id, embedding FROM chunks ORDER BY id")
+                let rows = try memory.allChunkVectors()
                 var all: [Float] = []
                 all.reserveCapacity(rows.count * d)
-                var ids: [Int64] = []
-                for row in rows {
-                    guard let id = row[0].int, let blob = row[1].data else { continue }
-                    ids.append(id)
-                    blob.withUnsafeBytes { all += $0.bindMemory(to: Float.self) }
-                }
+                let ids = rows.map(\.id)
+                for row in rows { all += row.vector }
                 exact = probes.map { q in
                     var scores = [Float](repeating: 0, count: ids.count)
                     all.withUnsafeBufferPointer { a in
