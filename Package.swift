@@ -65,11 +65,13 @@ let package = Package(
         .target(name: "MnemoModels", dependencies: ["MnemoTensor"], swiftSettings: fast),
         .target(name: "MnemoIngest", swiftSettings: instrumented),
         // The memory store: SQLite (source of truth) + a FAISS index derived from it.
-        .target(name: "MnemoStore", dependencies: ["CSQLite", "CFaiss"], swiftSettings: instrumented),
+        .target(name: "MnemoStore", dependencies: ["MnemoSQLite", "CSQLite", "CFaiss"], swiftSettings: instrumented),
+        // The one SQLite layer: connections, statements, values (under the store and the read-only tool).
+        .target(name: "MnemoSQLite", dependencies: ["CSQLite"], swiftSettings: instrumented),
         // The memory service: encoder + ingest + store, and everything built on them.
         .target(name: "MnemoCore", dependencies: ["MnemoModels", "MnemoIngest", "MnemoStore", "MnemoTensor", "MnemoTools"], swiftSettings: fast),
         // Tools beside the LLM: an exact calculator and read-only SQL over a user's SQLite database.
-        .target(name: "MnemoTools", dependencies: ["CSQLite", .product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
+        .target(name: "MnemoTools", dependencies: ["MnemoSQLite", "CSQLite", .product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
         // The network edges: the OpenAI-compatible HTTP API and the MCP server.
         .target(
             name: "MnemoServer",
@@ -108,7 +110,7 @@ let package = Package(
             exclude: ["Resources/generate_fixtures.py"],
             resources: [.copy("Resources/encoder_fixtures.json"), .copy("Resources/llama-vocab"), .copy("Resources/llama-reference")]
         ),
-        .testTarget(name: "MnemoStoreTests", dependencies: ["MnemoStore"]),
+        .testTarget(name: "MnemoStoreTests", dependencies: ["MnemoStore", "MnemoSQLite"]),
         .testTarget(name: "CLITests", dependencies: ["mnemo", "mnemo-fuzz"]),
         .testTarget(
             name: "MnemoServerTests",
@@ -122,7 +124,7 @@ let package = Package(
         ),
         .testTarget(name: "MnemoIngestTests", dependencies: ["MnemoIngest"]),
         .testTarget(name: "MnemoCoreTests", dependencies: ["MnemoCore", "MnemoModels", "MnemoStore", "MnemoTools"]),
-        .testTarget(name: "MnemoToolsTests", dependencies: ["MnemoTools", .product(name: "BigInt", package: "BigInt")]),
+        .testTarget(name: "MnemoToolsTests", dependencies: ["MnemoTools", "MnemoSQLite", .product(name: "BigInt", package: "BigInt")]),
     ],
     swiftLanguageModes: [.v6]
 )

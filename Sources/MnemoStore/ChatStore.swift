@@ -1,4 +1,5 @@
 import Foundation
+import MnemoSQLite
 
 /// One sentence of a stored turn, with its sentence vector.
 public struct ChatSentence: Sendable, Equatable {

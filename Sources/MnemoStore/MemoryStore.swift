@@ -1,4 +1,5 @@
 import Foundation
+import MnemoSQLite
 
 /// A chunk to store, with its embedding already computed.
 public struct NewChunk: Sendable {

@@ -1,5 +1,6 @@
 import BigInt
 import Foundation
+import MnemoSQLite
 import MnemoTools
 import Testing
 
@@ -51,7 +52,7 @@ import Testing
         }
     }
 
-    static func same(_ expected: Any, _ value: SQLValue) -> Bool {
+    static func same(_ expected: Any, _ value: SQLiteValue) -> Bool {
         switch value {
         case .null: expected is NSNull
         case .integer(let v): (expected as? NSNumber).map { $0.doubleValue == Double(v) } ?? false

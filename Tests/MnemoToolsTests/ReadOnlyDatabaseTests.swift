@@ -1,4 +1,5 @@
 import Foundation
+import MnemoSQLite
 import MnemoTools
 import Testing
 
@@ -20,6 +21,23 @@ func toolError(_ body: () throws -> Void) -> ToolError? {
 }
 
 @Suite struct ReadOnlyDatabaseTests {
+    /// One SQLite layer: the store's connection and the read-only tool decode the same stored values the
+    /// same way (the store's decoder used to cut text at a NUL).
+    @Test func theStoreAndTheToolReadValuesAlike() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-values-\(UUID().uuidString).sqlite").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let values: [SQLiteValue] = [.text("before\u{0}after ünïcode"), .integer(-7), .real(2.5), .blob(Data([0, 255])), .text("")]
+        do {
+            let writer = try SQLiteDatabase(path: path)
+            try writer.execute("CREATE TABLE t (a, b, c, d, e)")
+            try writer.run("INSERT INTO t VALUES (?, ?, ?, ?, ?)", values)
+        }
+        let viaStoreLayer = try SQLiteDatabase(path: path, options: [.readOnly]).query("SELECT * FROM t")
+        let viaTool = try ReadOnlyDatabase(path: path).query("SELECT * FROM t").rows
+        #expect(viaStoreLayer == [values])
+        #expect(viaTool == [values])
+    }
+
     @Test func queryReturnsColumnsAndTypedValues() throws {
         let db = try openShop()
         let r = try db.query("SELECT 42 AS i, 2.5 AS r, 'text' AS t, NULL AS n, x'00ff' AS b, 1e999 AS inf")

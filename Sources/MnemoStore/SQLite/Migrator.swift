@@ -1,3 +1,5 @@
+import MnemoSQLite
+
 /// Append-only schema migrations, tracked in `PRAGMA user_version`: migration i (0-based) brings the
 /// schema from version i to i+1. Never edit a released migration; add a new one.
 struct Migrator {

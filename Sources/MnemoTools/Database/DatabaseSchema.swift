@@ -1,4 +1,5 @@
 import Foundation
+import MnemoSQLite
 
 /// What an LLM needs to know to write a query: tables and views, their columns, foreign keys, row counts and a
 /// few sample rows. Read through the same guarded path as any query.
@@ -34,7 +35,7 @@ public struct DatabaseSchema: Sendable, Equatable, Encodable {
         public let foreignKeys: [ForeignKey]
         /// Nil for views, and when counting ran past the time limit.
         public let rowCount: Int?
-        public let sampleRows: [[SQLValue]]
+        public let sampleRows: [[SQLiteValue]]
 
         enum CodingKeys: String, CodingKey {
             case name, kind, columns

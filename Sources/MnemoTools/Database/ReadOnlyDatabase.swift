@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import MnemoSQLite
 
 /// Read-only SQL over a user's SQLite database, safe to hand statements an LLM wrote.
 ///
@@ -43,7 +44,9 @@ public final class ReadOnlyDatabase {
 
     public let path: String
     public let limits: Limits
-    let handle: OpaquePointer
+    /// The connection, from Mnemo's one SQLite layer; this type adds the guards.
+    let database: SQLiteDatabase
+    var handle: OpaquePointer { database.handle }
     let guardian = SQLGuard()
 
     static let allowedKeywords: Set<String> = ["SELECT", "WITH", "VALUES", "PRAGMA"]
@@ -68,25 +71,19 @@ public final class ReadOnlyDatabase {
         guard FileManager.default.isReadableFile(atPath: path) else {
             throw ToolError(.notFound, "\(path) is not readable")
         }
-        var db: OpaquePointer?
         // A WAL-mode database opened read-only still gets `-wal` and `-shm` files created beside it.
         // With no `-wal` file there, every committed page is in the main file: open it immutable (our
         // own URI, the path percent-encoded), which creates nothing. With one, SQLite must read it.
-        let rc: Int32
-        if FileManager.default.fileExists(atPath: path + "-wal") {
-            rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
-        } else {
-            rc = sqlite3_open_v2(Self.immutableURI(path), &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nil)
-        }
-        guard rc == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
-            if let db { sqlite3_close_v2(db) }
-            throw ToolError(.notFound, "cannot open \(path): \(message)")
+        let hasWAL = FileManager.default.fileExists(atPath: path + "-wal")
+        do {
+            database = try SQLiteDatabase(path: hasWAL ? path : Self.immutableURI(path), options: hasWAL ? [.readOnly] : [.readOnly, .uri],
+                                          busyTimeoutMs: Int32(clamping: Self.milliseconds(limits.timeout)))
+        } catch let error as SQLiteError {
+            throw ToolError(.notFound, "cannot open \(path): \(error.sqliteMessage)")
         }
         self.path = path
         self.limits = limits
-        handle = db
-        sqlite3_extended_result_codes(db, 1)
+        let db = database.handle
         sqlite3_enable_load_extension(db, 0)
         sqlite3_limit(db, SQLITE_LIMIT_LENGTH, Int32(clamping: limits.maxValueBytes))
         sqlite3_limit(db, SQLITE_LIMIT_SQL_LENGTH, Int32(clamping: limits.maxSQLLength))
@@ -99,12 +96,9 @@ public final class ReadOnlyDatabase {
         sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0)
         sqlite3_limit(db, SQLITE_LIMIT_TRIGGER_DEPTH, 1)
         sqlite3_limit(db, SQLITE_LIMIT_WORKER_THREADS, 0)
-        sqlite3_busy_timeout(db, Int32(clamping: Self.milliseconds(limits.timeout)))
         guardian.install(on: db)
         LinearFunctions.install(on: db)
     }
-
-    deinit { sqlite3_close_v2(handle) }
 
     static func milliseconds(_ d: Duration) -> Int64 {
         d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
@@ -123,7 +117,7 @@ public final class ReadOnlyDatabase {
         let rowCap = max(0, maxRows ?? limits.maxRows)
         let count = sqlite3_column_count(statement)
         let columns = (0..<count).map { sqlite3_column_name(statement, $0).map { String(cString: $0) } ?? "?" }
-        var rows: [[SQLValue]] = []
+        var rows: [[SQLiteValue]] = []
         var bytes = 0
         var truncation: String?
         while true {
@@ -147,7 +141,7 @@ public final class ReadOnlyDatabase {
                 truncation = "only the first \(rowCap) row\(rowCap == 1 ? "" : "s") are kept (the row cap)"
                 break
             }
-            let row = (0..<count).map { column(statement, $0) }
+            let row = (0..<count).map { SQLiteStatement.value(of: statement, column: $0) }
             bytes += row.reduce(0) { $0 + $1.byteCount }
             if bytes > limits.maxResultBytes {
                 truncation = "the rows after the first \(rows.count) exceed the result size cap of \(limits.maxResultBytes) bytes"
@@ -212,21 +206,5 @@ public final class ReadOnlyDatabase {
             throw ToolError(.denied, "refused: the statement would write to the database")
         }
         return statement
-    }
-
-    func column(_ statement: OpaquePointer, _ i: Int32) -> SQLValue {
-        switch sqlite3_column_type(statement, i) {
-        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, i))
-        case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, i))
-        case SQLITE_TEXT:
-            guard let text = sqlite3_column_text(statement, i) else { return .text("") }
-            let count = Int(sqlite3_column_bytes(statement, i))
-            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
-        case SQLITE_BLOB:
-            let count = Int(sqlite3_column_bytes(statement, i))
-            guard count > 0, let bytes = sqlite3_column_blob(statement, i) else { return .blob(Data()) }
-            return .blob(Data(bytes: bytes, count: count))
-        default: return .null
-        }
     }
 }

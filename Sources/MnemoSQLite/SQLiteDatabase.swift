@@ -25,6 +25,14 @@ public enum SQLiteValue: Sendable, Equatable {
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     public let message: String
+    /// SQLite's own words, without Mnemo's context.
+    public let sqliteMessage: String
+
+    public init(code: Int32, message: String, sqliteMessage: String? = nil) {
+        self.code = code
+        self.message = message
+        self.sqliteMessage = sqliteMessage ?? message
+    }
     public var description: String { Self.meaning(code).map { "\($0) (SQLite error \(code): \(message))" } ?? "SQLite error \(code): \(message)" }
 
     /// What a user can do about the result codes that are about the machine, not Mnemo.
@@ -40,9 +48,11 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     }
 }
 
-/// One SQLite connection, used by one owner at a time (it is not shared across threads).
+/// One SQLite connection, used by one owner at a time (it is not shared across threads). The one SQLite
+/// layer of Mnemo: under the memory store and under the read-only database tool.
 public final class SQLiteDatabase {
-    let handle: OpaquePointer
+    /// For the read-only tool's authorizer, limits and progress handler.
+    package let handle: OpaquePointer
     public let path: String
 
     public struct OpenOptions: OptionSet, Sendable {
@@ -61,7 +71,7 @@ public final class SQLiteDatabase {
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
-            throw SQLiteError(code: rc, message: "\(path): \(message)")
+            throw SQLiteError(code: rc, message: "\(path): \(message)", sqliteMessage: message)
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -72,7 +82,8 @@ public final class SQLiteDatabase {
     deinit { sqlite3_close_v2(handle) }
 
     func error(_ rc: Int32, _ context: String) -> SQLiteError {
-        SQLiteError(code: rc, message: "\(context): \(String(cString: sqlite3_errmsg(handle)))")
+        let words = String(cString: sqlite3_errmsg(handle))
+        return SQLiteError(code: rc, message: "\(context): \(words)", sqliteMessage: words)
     }
 
     /// Runs one or more statements without results.
@@ -148,7 +159,12 @@ public final class SQLiteStatement {
             case .null: rc = sqlite3_bind_null(handle, index)
             case .integer(let v): rc = sqlite3_bind_int64(handle, index, v)
             case .real(let v): rc = sqlite3_bind_double(handle, index, v)
-            case .text(let v): rc = sqlite3_bind_text(handle, index, v, -1, Self.transient)
+            case .text(let v):
+                // By byte count, not to the first NUL: text keeps every byte it has.
+                let bytes = Array(v.utf8) + [0]
+                rc = bytes.withUnsafeBufferPointer { b in
+                    b.withMemoryRebound(to: CChar.self) { sqlite3_bind_text(handle, index, $0.baseAddress, Int32(b.count - 1), Self.transient) }
+                }
             case .blob(let v):
                 rc = v.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
             }
@@ -164,14 +180,21 @@ public final class SQLiteStatement {
         return (0..<sqlite3_column_count(handle)).map { column($0) }
     }
 
-    func column(_ i: Int32) -> SQLiteValue {
-        switch sqlite3_column_type(handle, i) {
-        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(handle, i))
-        case SQLITE_FLOAT: return .real(sqlite3_column_double(handle, i))
-        case SQLITE_TEXT: return .text(String(cString: sqlite3_column_text(handle, i)))
+    func column(_ i: Int32) -> SQLiteValue { Self.value(of: handle, column: i) }
+
+    /// Column `i` of the current row of `statement`: the one decoder of SQLite values (text by its byte
+    /// count, so a NUL inside it is kept).
+    package static func value(of statement: OpaquePointer, column i: Int32) -> SQLiteValue {
+        switch sqlite3_column_type(statement, i) {
+        case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, i))
+        case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, i))
+        case SQLITE_TEXT:
+            guard let text = sqlite3_column_text(statement, i) else { return .text("") }
+            let count = Int(sqlite3_column_bytes(statement, i))
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
         case SQLITE_BLOB:
-            let count = Int(sqlite3_column_bytes(handle, i))
-            guard count > 0, let bytes = sqlite3_column_blob(handle, i) else { return .blob(Data()) }
+            let count = Int(sqlite3_column_bytes(statement, i))
+            guard count > 0, let bytes = sqlite3_column_blob(statement, i) else { return .blob(Data()) }
             return .blob(Data(bytes: bytes, count: count))
         default: return .null
         }
