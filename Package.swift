@@ -62,21 +62,23 @@ let package = Package(
         // Dense math: buffers, BLAS calls, normalisation and activation kernels, parallel loops.
         .target(name: "MnemoTensor", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: fast),
         // Model files, tokenizers and model forward passes.
-        .target(name: "MnemoModels", dependencies: ["MnemoTensor"], swiftSettings: fast),
+        .target(name: "MnemoModels", dependencies: ["MnemoErrors", "MnemoTensor"], swiftSettings: fast),
+        // Mnemo's one error type (StoreError, ModelError and ToolError are its names in their layers).
+        .target(name: "MnemoErrors", swiftSettings: instrumented),
         .target(name: "MnemoIngest", swiftSettings: instrumented),
         // The memory store: SQLite (source of truth) + a FAISS index derived from it.
-        .target(name: "MnemoStore", dependencies: ["MnemoSQLite", "CSQLite", "CFaiss"], swiftSettings: instrumented),
+        .target(name: "MnemoStore", dependencies: ["MnemoErrors", "MnemoSQLite", "CSQLite", "CFaiss"], swiftSettings: instrumented),
         // The one SQLite layer: connections, statements, values (under the store and the read-only tool).
         .target(name: "MnemoSQLite", dependencies: ["CSQLite"], swiftSettings: instrumented),
         // The memory service: encoder + ingest + store, and everything built on them.
-        .target(name: "MnemoCore", dependencies: ["MnemoModels", "MnemoIngest", "MnemoStore", "MnemoTensor", "MnemoTools"], swiftSettings: fast),
+        .target(name: "MnemoCore", dependencies: ["MnemoErrors", "MnemoModels", "MnemoIngest", "MnemoStore", "MnemoTensor", "MnemoTools"], swiftSettings: fast),
         // Tools beside the LLM: an exact calculator and read-only SQL over a user's SQLite database.
-        .target(name: "MnemoTools", dependencies: ["MnemoSQLite", "CSQLite", .product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
+        .target(name: "MnemoTools", dependencies: ["MnemoErrors", "MnemoSQLite", "CSQLite", .product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
         // The network edges: the OpenAI-compatible HTTP API and the MCP server.
         .target(
             name: "MnemoServer",
             dependencies: [
-                "MnemoCore", "MnemoIngest", "MnemoModels", "MnemoStore", "MnemoTools",
+                "MnemoCore", "MnemoErrors", "MnemoIngest", "MnemoModels", "MnemoStore", "MnemoTools",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),
@@ -115,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "MnemoServerTests",
             dependencies: [
-                "MnemoServer", "MnemoCore", "MnemoModels", "MnemoTools",
+                "MnemoServer", "MnemoCore", "MnemoModels", "MnemoStore", "MnemoTools",
                 .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

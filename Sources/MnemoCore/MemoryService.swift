@@ -1,4 +1,5 @@
 import Foundation
+import MnemoErrors
 import MnemoIngest
 import MnemoModels
 import MnemoStore
@@ -109,7 +110,8 @@ public final class MemoryService {
                 try indexFile(path, options: options, report: &report)
             } catch let skip as SkipReason {
                 report.skipped.append(.init(path: skip.path, reason: skip.reason))
-            } catch let error as ModelError {
+            } catch let error as ModelError where error.module == "MnemoModels" {
+                // The encoder could not take this file's text; a store error stops the run instead.
                 report.skipped.append(.init(path: path, reason: error.message))
             }
             if Date().timeIntervalSince(lastFlush) > 10 {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MnemoErrors
 import MnemoModels
 import MnemoStore
 import MnemoTools
@@ -73,29 +74,41 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
             case .contentTooLarge: return APIError(.contentTooLarge, e.body ?? "The request body is too large.", code: "request_too_large")
             default: return APIError(e.status, e.body ?? e.status.reasonPhrase)
             }
-        case let e as ModelError where e.code == .badInput:
-            return APIError(.unprocessableContent, e.message, code: "invalid_value")
-        case let e as ModelError where e.code == .fileNotFound || e.code == .unreadable:
-            // The server's chat model is not installed: the service, not the request, is at fault.
-            return APIError(.serviceUnavailable, e.message, code: "model_unavailable")
-        case let e as ModelError:
-            // Our own words about the server's model file (they name the file and tensor, nothing internal).
-            return APIError(.internalServerError, e.message, code: "model_error")
-        case let e as StoreError where e.code == .badInput:
-            return APIError(.unprocessableContent, e.message, code: "invalid_value")
-        case let e as StoreError where e.code == .notFound:
-            return APIError(.notFound, e.message, code: "not_found")
-        case let e as StoreError where e.code == .locked:
-            // Another mnemo process (an index run) holds the store's write lock.
-            return APIError(.serviceUnavailable, e.message, code: "store_locked", retryAfter: 5)
-        case let e as ToolError:
-            return APIError(.unprocessableContent, e.message, code: "tool_\(e.code.name)")
+        case let e as MnemoError:
+            return from(e)
         case let e as DecodingError:
             return .decoding(e)
         default:
             // The details (SQLite's or a parser's words) go to the log, not to the client.
             return APIError(.internalServerError, "Internal error: the request could not be completed; the server's log has the details.",
                             code: "internal_error", detail: "\(error)")
+        }
+    }
+
+    /// Mnemo's own errors, by code (and, for the rest, by the layer that raised them).
+    static func from(_ e: MnemoError) -> APIError {
+        switch e.code {
+        case .badInput:
+            return APIError(.unprocessableContent, e.message, code: "invalid_value")
+        case .fileNotFound, .unreadable:
+            // The server's chat model is not installed: the service, not the request, is at fault.
+            return APIError(.serviceUnavailable, e.message, code: "model_unavailable")
+        case .notFound:
+            return APIError(.notFound, e.message, code: "not_found")
+        case .locked:
+            // Another mnemo process (an index run) holds the store's write lock.
+            return APIError(.serviceUnavailable, e.message, code: "store_locked", retryAfter: 5)
+        default:
+            switch e.module {
+            case "MnemoTools":
+                return APIError(.unprocessableContent, e.message, code: "tool_\(e.code.name)")
+            case "MnemoModels":
+                // Our own words about the server's model file (they name the file and tensor, nothing internal).
+                return APIError(.internalServerError, e.message, code: "model_error")
+            default:
+                return APIError(.internalServerError, "Internal error: the request could not be completed; the server's log has the details.",
+                                code: "internal_error", detail: "\(e)")
+            }
         }
     }
 

@@ -6,6 +6,8 @@ import Hummingbird
 import MCP
 import MnemoCore
 import MnemoModels
+import MnemoStore
+import MnemoTools
 import Testing
 @testable import MnemoServer
 
@@ -44,8 +46,16 @@ import Testing
     @Test func errorsMapToStatusesWithoutInternals() {
         let missing = APIError.from(ModelError(.fileNotFound, "model 'qwen-9b' not found"))
         #expect(missing.status == .serviceUnavailable && missing.message.contains("qwen-9b"))
-        let corrupt = APIError.from(ModelError(.corrupt, "x.gguf: tensor 'blk.0' has a NaN scale"))
-        #expect(corrupt.status == .internalServerError && corrupt.message.contains("blk.0"))
+        // Raised in MnemoModels (as a model file's reader raises it), its words are the server's own.
+        let corrupt = APIError.from(ModelError(.corrupt, "x.gguf: tensor 'blk.0' has a NaN scale", fileID: "MnemoModels/GGUFFile.swift"))
+        #expect(corrupt.status == .internalServerError && corrupt.message.contains("blk.0") && corrupt.code == "model_error")
+        let tool = APIError.from(ToolError(.math, "division by zero", fileID: "MnemoTools/Calculator.swift"))
+        #expect(tool.status == .unprocessableContent && tool.code == "tool_math")
+        let locked = APIError.from(StoreError(.locked, "the store is being written by another mnemo"))
+        #expect(locked.status == .serviceUnavailable && locked.code == "store_locked")
+        // A store's internal failure (SQLite's words) is not shown.
+        let io = APIError.from(StoreError(.io, "SQLite error 10: disk I/O error", fileID: "MnemoStore/MemoryStore.swift"))
+        #expect(io.status == .internalServerError && !io.message.contains("SQLite"))
         struct Foreign: Error, CustomStringConvertible { var description: String { "Expression tree is too large" } }
         let foreign = APIError.from(Foreign())
         #expect(foreign.status == .internalServerError && !foreign.message.contains("Expression"))
