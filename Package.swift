@@ -65,13 +65,16 @@ let package = Package(
         .target(name: "MnemoModels", dependencies: ["MnemoErrors", "MnemoTensor"], swiftSettings: fast),
         // Mnemo's one error type (StoreError, ModelError and ToolError are its names in their layers).
         .target(name: "MnemoErrors", swiftSettings: instrumented),
-        .target(name: "MnemoIngest", swiftSettings: instrumented),
+        .target(name: "MnemoIngest", dependencies: ["MnemoErrors"], swiftSettings: instrumented),
         // The memory store: SQLite (source of truth) + a FAISS index derived from it.
         .target(name: "MnemoStore", dependencies: ["MnemoErrors", "MnemoSQLite", "CSQLite", "CFaiss"], swiftSettings: instrumented),
         // The one SQLite layer: connections, statements, values (under the store and the read-only tool).
         .target(name: "MnemoSQLite", dependencies: ["CSQLite"], swiftSettings: instrumented),
         // The memory service: encoder + ingest + store, and everything built on them.
         .target(name: "MnemoCore", dependencies: ["MnemoErrors", "MnemoModels", "MnemoIngest", "MnemoStore", "MnemoTensor", "MnemoTools"], swiftSettings: fast),
+        // The evaluations behind the figures in docs/ (retrieval, QA, tools, long chat), apart from the product.
+        .target(name: "MnemoEvaluation", dependencies: ["MnemoCore", "MnemoErrors", "MnemoIngest", "MnemoModels", "MnemoStore", "MnemoTools"],
+                swiftSettings: fast),
         // Tools beside the LLM: an exact calculator and read-only SQL over a user's SQLite database.
         .target(name: "MnemoTools", dependencies: ["MnemoErrors", "MnemoSQLite", "CSQLite", .product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
         // The network edges: the OpenAI-compatible HTTP API and the MCP server.
@@ -92,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "mnemo",
             dependencies: [
-                "MnemoCore", "MnemoIngest", "MnemoModels", "MnemoServer", "MnemoStore", "MnemoTensor", "MnemoTools",
+                "MnemoCore", "MnemoEvaluation", "MnemoIngest", "MnemoModels", "MnemoServer", "MnemoStore", "MnemoTensor", "MnemoTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -125,7 +128,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "MnemoIngestTests", dependencies: ["MnemoIngest"]),
-        .testTarget(name: "MnemoCoreTests", dependencies: ["MnemoCore", "MnemoModels", "MnemoStore", "MnemoTools"]),
+        .testTarget(name: "MnemoCoreTests", dependencies: ["MnemoCore", "MnemoEvaluation", "MnemoModels", "MnemoStore", "MnemoTools"]),
         .testTarget(name: "MnemoToolsTests", dependencies: ["MnemoTools", "MnemoSQLite", .product(name: "BigInt", package: "BigInt")]),
     ],
     swiftLanguageModes: [.v6]

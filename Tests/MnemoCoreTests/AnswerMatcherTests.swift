@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MnemoCore
+@testable import MnemoEvaluation
 @testable import MnemoTools
 
 /// How the tool evaluation scores answers.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import MnemoCore
+@testable import MnemoEvaluation
 import MnemoModels
 import MnemoStore
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MnemoCore
+import MnemoEvaluation
 import MnemoIngest
 import MnemoModels
 

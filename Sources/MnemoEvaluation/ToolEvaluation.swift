@@ -1,4 +1,5 @@
 import Foundation
+import MnemoCore
 import MnemoModels
 import MnemoStore
 import MnemoTools
