@@ -150,6 +150,10 @@ public final class DecoderModel: Sendable {
                 guard v.allSatisfy({ $0.isFinite }) else { throw ModelError(.badInput, "an input vector holds NaN or infinity") }
             }
         }
+        // One batch (every decode step): its logits are the result, not copied into another array.
+        if inputs.count <= state.batchCapacity {
+            return forwardBatch(inputs[...], state: state, logitsRows: request == .all ? inputs.count : 1)
+        }
         var result: [Float] = []
         result.reserveCapacity(request == .all ? inputs.count * config.vocabSize : config.vocabSize)
         var start = 0
@@ -223,12 +227,13 @@ public final class DecoderModel: Sendable {
         guard logitsRows > 0 else { return [] }
         let first = x + (n - logitsRows) * c.dim
         Kernels.rmsNorm(first, rows: logitsRows, dim: c.dim, gamma: outputNorm.pointer, eps: c.normEps)
-        var logits = [Float](repeating: 0, count: logitsRows * c.vocabSize)
-        logits.withUnsafeMutableBufferPointer { out in
-            guard let p = out.baseAddress else { return }
-            QuantizedMatrix.multiply([(output, p)], input: first, count: logitsRows, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
+        // The output matrix writes every entry: no zero-fill of vocabulary-sized rows first.
+        return [Float](unsafeUninitializedCapacity: logitsRows * c.vocabSize) { out, initialized in
+            if let p = out.baseAddress {
+                QuantizedMatrix.multiply([(output, p)], input: first, count: logitsRows, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
+            }
+            initialized = logitsRows * c.vocabSize
         }
-        return logits
     }
 
     private func addBias(_ bias: FloatBuffer, to x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
