@@ -161,10 +161,7 @@ public final class SQLiteStatement {
             case .real(let v): rc = sqlite3_bind_double(handle, index, v)
             case .text(let v):
                 // By byte count, not to the first NUL: text keeps every byte it has.
-                let bytes = Array(v.utf8) + [0]
-                rc = bytes.withUnsafeBufferPointer { b in
-                    b.withMemoryRebound(to: CChar.self) { sqlite3_bind_text(handle, index, $0.baseAddress, Int32(b.count - 1), Self.transient) }
-                }
+                rc = v.withCString { sqlite3_bind_text(handle, index, $0, Int32(v.utf8.count), Self.transient) }
             case .blob(let v):
                 rc = v.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
             }

@@ -197,11 +197,16 @@ public final class GenerationQueue: Sendable {
             if isCancelled() { outcome.finishReason = .cancelled }
             return outcome
         }
-        metrics.add(.generations)
-        metrics.add(.promptTokens, Double(outcome.promptTokens))
-        metrics.add(.generatedTokens, Double(outcome.completionTokens))
-        if outcome.finishReason == .cancelled { metrics.add(.generationsCancelled) }
+        record(prompt: outcome.promptTokens, generated: outcome.completionTokens, cancelled: outcome.finishReason == .cancelled)
         return outcome
+    }
+
+    /// One generation's counters in `/metrics`.
+    func record(prompt: Int, generated: Int, cancelled: Bool) {
+        metrics.add(.generations)
+        metrics.add(.promptTokens, Double(prompt))
+        metrics.add(.generatedTokens, Double(generated))
+        if cancelled { metrics.add(.generationsCancelled) }
     }
 }
 
@@ -215,10 +220,7 @@ extension GenerationQueue {
         let result = try await offload(queue) { [self] in
             try loadedGenerator().answer(question, notes: notes, options: options, isCancelled: isCancelled, onToken: onToken)
         }
-        metrics.add(.generations)
-        metrics.add(.promptTokens, Double(result.promptTokens))
-        metrics.add(.generatedTokens, Double(result.generatedTokens))
-        if result.finishReason == "cancelled" { metrics.add(.generationsCancelled) }
+        record(prompt: result.promptTokens, generated: result.generatedTokens, cancelled: result.finishReason == "cancelled")
         return result
     }
 }
