@@ -155,7 +155,7 @@ public struct AnswerConfidence: Sendable, Codable, Equatable {
 public final class AskService {
     /// The store to retrieve from; nil is allowed when only `.none` is asked for.
     public let memory: MemoryService?
-    public let model: LanguageModel
+    public let model: any ChatModel
     /// Turns stored vectors into soft tokens; needed by the soft context modes only.
     public let projector: Projector?
 
@@ -171,7 +171,7 @@ public final class AskService {
         return r
     }
 
-    public init(memory: MemoryService?, model: LanguageModel, projector: Projector? = nil) {
+    public init(memory: MemoryService?, model: any ChatModel, projector: Projector? = nil) {
         self.memory = memory
         self.model = model
         self.projector = projector
@@ -345,7 +345,7 @@ public final class AskService {
         options.generation.maxTokens = min(options.generation.maxTokens, 32)
         var seconds = 0.0, tokens = 0, tries = 0
         for alternative in first.top where alternative.token != first.token && !model.endTokens.contains(alternative.token) {
-            let piece = model.tokenizer.decode([alternative.token])
+            let piece = model.decode([alternative.token])
             guard echo.mayBeginAnswer(piece) else { continue }
             // The alternative is written after the prompt's assistant header; the model goes on from it.
             let lineDone = Flag()
@@ -384,20 +384,20 @@ public final class AskService {
         guard let first = r.logprobs?.first else { return (nil, seconds) }
         // A word outside the 20 most likely tokens counts as log p = −30.
         func best(_ words: [String]) -> Float {
-            words.compactMap { w in model.tokenizer.encode(w, addBOS: false).first.flatMap { first.logprob(of: $0) } }.max() ?? -30
+            words.compactMap { w in model.encode(w, addBOS: false).first.flatMap { first.logprob(of: $0) } }.max() ?? -30
         }
         return (best(["No", "no"]) - best(["Yes", "yes"]), seconds)
     }
 
     /// The token that begins `MemoryPrompt.notInNotes` at the start of a reply.
-    private lazy var abstainToken: Int32? = model.tokenizer.encode(MemoryPrompt.notInNotes, addBOS: false).first
+    private lazy var abstainToken: Int32? = model.encode(MemoryPrompt.notInNotes, addBOS: false).first
 
     private func measureConfidence(_ logprobs: [TokenLogprob], answer: String, notes: String) -> AnswerConfidence {
         // The answer's tokens: those before the first line break (generation stops there).
         var kept: [TokenLogprob] = []
         var text = ""
         for entry in logprobs {
-            let piece = model.tokenizer.decode([entry.token])
+            let piece = model.decode([entry.token])
             if piece.contains(where: \.isNewline), !text.trimmingCharacters(in: .whitespaces).isEmpty { break }
             text += piece
             kept.append(entry)

@@ -33,11 +33,11 @@ public enum MemoryContext: String, Sendable, CaseIterable, Codable {
 /// The prompts that carry memories, shared by `mnemo ask` and projector training so that a
 /// projector is used exactly as it was trained. A soft token sits where its memory's text would.
 public struct MemoryPrompt: Sendable {
-    public let llm: LanguageModel
+    public let llm: any ChatModel
     /// A private-use character marking a soft token's slot in the rendered chat text.
     static let slot: Character = "\u{E000}"
 
-    public init(llm: LanguageModel) { self.llm = llm }
+    public init(llm: any ChatModel) { self.llm = llm }
 
     /// Stage 1 of training: the model reads one soft token and repeats the text it stands for.
     public func reconstruction(_ soft: [Float]) throws -> [DecoderInput] {
@@ -150,7 +150,7 @@ public struct MemoryPrompt: Sendable {
         guard pieces.count == softs.count + 1 else { throw ModelError(.badInput, "memory prompt: \(softs.count) soft tokens for \(pieces.count - 1) slots") }
         var inputs: [DecoderInput] = []
         for (i, piece) in pieces.enumerated() {
-            inputs += llm.tokenizer.encode(String(piece), addBOS: i == 0 ? nil : false).map { .token($0) }
+            inputs += llm.encode(String(piece), addBOS: i == 0 ? nil : false).map { .token($0) }
             if i < softs.count { inputs.append(.vector(softs[i])) }
         }
         return inputs

@@ -80,17 +80,17 @@ public struct IndexProgress: Sendable {
 /// The memory: the sentence encoder and the store, with ingest and query on top.
 /// Text comes in, becomes chunks and vectors, and lands in the store; a query goes the same way down.
 public final class MemoryService {
-    public let encoder: SentenceEncoder
+    public let encoder: any TextEmbedder
     public let store: MemoryStore
 
-    public init(storeDirectory: String, encoder: SentenceEncoder, access: MemoryStore.Access, lockTimeout: TimeInterval = 60) throws {
+    public init(storeDirectory: String, encoder: any TextEmbedder, access: MemoryStore.Access, lockTimeout: TimeInterval = 60) throws {
         self.encoder = encoder
         store = try MemoryStore(directory: storeDirectory, encoder: encoder.name, dimension: encoder.dimension, access: access,
                                 lockTimeout: lockTimeout)
     }
 
     /// Word pieces in `text`, without `[CLS]`/`[SEP]`: the unit chunk sizes are given in.
-    public func tokenCount(_ text: String) -> Int { encoder.tokenizer.count(text) }
+    public func tokenCount(_ text: String) -> Int { encoder.tokenCount(text) }
 
     // MARK: - Ingest
 
@@ -164,10 +164,10 @@ public final class MemoryService {
     /// on every chunk. It touches no store, so the server prepares outside its writer; `index` and the
     /// server's add both come through here.
     public static func prepare(_ document: ExtractedDocument, source: String, namespace: String, contentHash: String, bytes: Int,
-                               metadata: [String: String], chunking: ChunkingOptions, encoder: SentenceEncoder,
+                               metadata: [String: String], chunking: ChunkingOptions, encoder: any TextEmbedder,
                                knownChunk: (String) throws -> [Float]? = { _ in nil },
                                knownSentence: (String) throws -> [Float]? = { _ in nil }) throws -> PreparedDocument {
-        let chunks = Chunker.chunk(document, options: chunking, countTokens: encoder.tokenizer.count)
+        let chunks = Chunker.chunk(document, options: chunking, countTokens: encoder.tokenCount)
         let hashes = chunks.map { SHA256.hex($0.text) }
         var vectors: [String: [Float]] = [:]
         var toEmbed: [(hash: String, text: String)] = []
@@ -202,7 +202,7 @@ public final class MemoryService {
 
     /// Every sentence of each text (`SentenceSplitter`) with its vector: a vector `known` returns for the
     /// sentence's content hash is reused, each other distinct sentence is embedded once.
-    public static func embedSentences(of texts: [String], encoder: SentenceEncoder, known: (String) throws -> [Float]?) throws
+    public static func embedSentences(of texts: [String], encoder: any TextEmbedder, known: (String) throws -> [Float]?) throws
         -> (rows: [[NewSentence]], embedded: Int) {
         let split = texts.map { text -> [(range: Range<Int>, text: String, hash: String)] in
             let bytes = Array(text.utf8)

@@ -56,8 +56,8 @@ public struct ChatReply: Sendable, Codable {
 /// budget (recent turns raw, older ones recalled as text or compressed to soft tokens, documents), and
 /// each exchange is stored with its sentence vectors, so a session resumes where it stopped.
 public final class ChatSession {
-    public let model: LanguageModel
-    public let encoder: SentenceEncoder
+    public let model: any ChatModel
+    public let encoder: any TextEmbedder
     public let chats: ChatStore
     /// The document store; nil: the chat has no documents.
     public let memory: MemoryService?
@@ -71,7 +71,7 @@ public final class ChatSession {
     /// KV cache: the fixed prompt start differs).
     private let routerWithoutCalculator: ToolRouter?
 
-    public init(name: String, model: LanguageModel, encoder: SentenceEncoder, chats: ChatStore, memory: MemoryService?,
+    public init(name: String, model: any ChatModel, encoder: any TextEmbedder, chats: ChatStore, memory: MemoryService?,
                 projector: Projector?, options: ChatOptions) throws {
         self.model = model
         self.encoder = encoder

@@ -122,14 +122,14 @@ public struct ToolRouterResult: Sendable {
 /// The KV cache is kept between rounds and between calls: each generation computes only the prompt
 /// positions that differ from what the cache holds. One owner at a time.
 public final class ToolRouter {
-    public let model: LanguageModel
+    public let model: any ChatModel
     public let tools: [ToolSpec]
     private var cache: PromptCache?
 
     public static let openTag = "<tool_call>"
     public static let closeTag = "</tool_call>"
 
-    public init(model: LanguageModel, tools: [ToolSpec]) {
+    public init(model: any ChatModel, tools: [ToolSpec]) {
         self.model = model
         self.tools = tools
     }
@@ -332,7 +332,7 @@ public final class ToolRouter {
         if out.first?.role == .system {
             out[0].content += "\n\n" + addition
         } else {
-            let base = model.chatTemplate?.defaultSystemPrompt ?? "You are a helpful assistant."
+            let base = model.defaultSystemPrompt ?? "You are a helpful assistant."
             out.insert(ChatMessage(.system, base + "\n\n" + addition), at: 0)
         }
         return out
@@ -344,17 +344,17 @@ public final class ToolRouter {
     // MARK: - Generation with a reused prefix
 
     final class PromptCache {
-        let state: DecoderState
+        let state: any ChatModelSession
         /// The inputs whose keys and values `state` holds, in order.
         var inputs: [DecoderInput] = []
-        init(state: DecoderState) { self.state = state }
+        init(state: any ChatModelSession) { self.state = state }
     }
 
     /// Generates after `inputs`, computing only the part after the longest prefix the cache holds.
     func generate(_ inputs: [DecoderInput], parameters: GenerationParameters,
                   onText: (String) -> GenerationControl) throws -> (result: GenerationResult, reused: Int) {
-        let capacity = min(parameters.contextCapacity ?? 4096, model.model.config.contextLength)
-        if cache?.state.capacity != capacity { cache = PromptCache(state: model.model.makeState(capacity: capacity)) }
+        let capacity = min(parameters.contextCapacity ?? 4096, model.contextLength)
+        if cache?.state.capacity != capacity { cache = PromptCache(state: model.makeSession(capacity: capacity)) }
         guard let cache else { throw ModelError(.badInput, "no decoder state") }
         var common = 0
         let limit = min(cache.inputs.count, inputs.count)
@@ -363,13 +363,13 @@ public final class ToolRouter {
         cache.state.truncate(to: common)
         cache.inputs.removeLast(cache.inputs.count - common)
         do {
-            let result = try model.generate(Array(inputs[common...]), parameters: parameters, state: cache.state) { _, piece in
+            let result = try cache.state.generate(Array(inputs[common...]), parameters: parameters) { _, piece in
                 onText(piece)
             }
             cache.inputs = Array((inputs + result.tokens.map { DecoderInput.token($0) }).prefix(cache.state.count))
             return (result, common)
         } catch {
-            cache.state.reset()
+            cache.state.truncate(to: 0)
             cache.inputs = []
             throw error
         }

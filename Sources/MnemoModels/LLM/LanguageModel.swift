@@ -55,6 +55,19 @@ public struct GenerationResult: Sendable, Codable {
     /// Each generated token's log-probability and its step's alternatives (with `parameters.logprobs`).
     public var logprobs: [TokenLogprob]?
 
+    public init(text: String, tokens: [Int32], promptTokens: Int, finishReason: FinishReason, seed: UInt64 = 0,
+                prefillSeconds: Double = 0, decodeSeconds: Double = 0, decodeSteps: Int = 0, logprobs: [TokenLogprob]? = nil) {
+        self.text = text
+        self.tokens = tokens
+        self.promptTokens = promptTokens
+        self.finishReason = finishReason
+        self.seed = seed
+        self.prefillSeconds = prefillSeconds
+        self.decodeSeconds = decodeSeconds
+        self.decodeSteps = decodeSteps
+        self.logprobs = logprobs
+    }
+
     public var prefillTokensPerSecond: Double { prefillSeconds > 0 ? Double(promptTokens) / prefillSeconds : 0 }
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(decodeSteps) / decodeSeconds : 0 }
 }

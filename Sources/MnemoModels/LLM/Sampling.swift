@@ -476,6 +476,10 @@ public struct TokenLogprob: Sendable, Codable, Equatable {
     public struct Alternative: Sendable, Codable, Equatable {
         public var token: Int32
         public var logprob: Float
+        public init(token: Int32, logprob: Float) {
+            self.token = token
+            self.logprob = logprob
+        }
     }
 
     public init(token: Int32, logprob: Float, top: [Alternative]) {

@@ -92,12 +92,14 @@ struct AskCommand: ParsableCommand {
         // goes to the calculator and needs no store.
         let calculatorOnly = options.tools.contains("calc") && ToolRouter.bareExpression(question) != nil
         var memory: MemoryService?
+        var encoderModel: SentenceEncoder?
         if context != .none && !calculatorOnly {
-            let encoderModel = try EncoderOptions.load(encoder, threads: lm.threads)
-            memory = try MemoryService(storeDirectory: storeOptions.directory, encoder: encoderModel, access: .read)
+            let loaded = try EncoderOptions.load(encoder, threads: lm.threads)
+            encoderModel = loaded
+            memory = try MemoryService(storeDirectory: storeOptions.directory, encoder: loaded, access: .read)
         }
         let llm = try lm.load()
-        let projection = try memory.flatMap { m in context.needsProjector ? try loadProjector(projector, llm: llm, encoder: m.encoder) : nil }
+        let projection = try encoderModel.flatMap { e in context.needsProjector ? try loadProjector(projector, llm: llm, encoder: e) : nil }
         let service = AskService(memory: memory, model: llm, projector: projection)
         let result = try service.ask(question, options: options) { piece in
             if !output.json && !piece.isEmpty { FileHandle.standardOutput.write(Data(piece.utf8)) }

@@ -75,9 +75,10 @@ extension BenchCommand {
             let lines = TextInput.lines(try TextInput.read(questions)).filter { !$0.lowercased().hasPrefix("question\t") }
             let asked = lines.compactMap { $0.split(separator: "\t").first.map { String($0).trimmingCharacters(in: .whitespaces) } }.filter { !$0.isEmpty }
             guard !asked.isEmpty else { throw ValidationError("\(questions): no questions in it") }
-            let memory = try MemoryService(storeDirectory: storeOptions.directory, encoder: EncoderOptions.load(encoder, threads: lm.threads), access: .read)
+            let encoderModel = try EncoderOptions.load(encoder, threads: lm.threads)
+            let memory = try MemoryService(storeDirectory: storeOptions.directory, encoder: encoderModel, access: .read)
             let llm = try lm.load()
-            let projection = context.contains(where: \.needsProjector) ? try loadProjector(projector, llm: llm, encoder: memory.encoder) : nil
+            let projection = context.contains(where: \.needsProjector) ? try loadProjector(projector, llm: llm, encoder: encoderModel) : nil
             let service = AskService(memory: memory, model: llm, projector: projection)
             var base = AskOptions()
             base.k = k
