@@ -14,6 +14,10 @@ public struct AskOptions: Sendable {
     /// How the sentence context modes choose sentences.
     public var sentences = SentenceSelection()
     public var namespace: String?
+    /// Metadata every retrieved chunk must have (key = value).
+    public var metadata: [String: String] = [:]
+    /// What retrieval searches for, when it is not the question (HTTP chat's `mnemo.query`).
+    public var query: String?
     /// Tools offered to the model: `calc`, `sql` (or `calculator`, `sql_query`).
     public var tools: [String] = []
 
@@ -83,10 +87,13 @@ extension AskSource {
 /// What an answer reads: the numbered sources and the notes the prompt shows (text, soft tokens or both).
 public struct AskNotes: Sendable {
     public var sources: [AskSource] = []
+    /// The hit each source came from (its text is the whole chunk; the source's may be its chosen sentences).
+    public var hits: [QueryHit] = []
     public var memories: [PromptMemory] = []
     public var retrievalSeconds = 0.0
-    public init(sources: [AskSource] = [], memories: [PromptMemory] = [], retrievalSeconds: Double = 0) {
+    public init(sources: [AskSource] = [], hits: [QueryHit] = [], memories: [PromptMemory] = [], retrievalSeconds: Double = 0) {
         self.sources = sources
+        self.hits = hits
         self.memories = memories
         self.retrievalSeconds = retrievalSeconds
     }
@@ -185,14 +192,16 @@ public final class AskService {
         let t0 = Date()
         let context = options.context
         guard context != .none else { return AskNotes() }
-        let hits = try memory.query(question, k: options.k, mode: options.mode, filter: SearchFilter(namespace: options.namespace))
+        let filter = SearchFilter(namespace: options.namespace, metadata: options.metadata.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        let hits = try memory.query(options.query ?? question, k: options.k, mode: options.mode, filter: filter)
         func projected(_ vectors: [[Float]]) throws -> [[Float]] {
             guard let projector else { throw ModelError(.badInput, "context mode '\(context.rawValue)' needs a projector") }
             return try projector.project(vectors)
         }
-        let sources: [AskSource], memories: [PromptMemory]
+        let sources: [AskSource], memories: [PromptMemory], sourceHits: [QueryHit]
         if !context.choosesSentences {
             sources = AskSource.numbered(hits)
+            sourceHits = hits
             let texts = sources.map(\.text)
             switch context {
             case .soft: memories = try projected(memory.storedVectors(of: hits)).map { .soft($0) }
@@ -202,6 +211,7 @@ public final class AskService {
         } else {
             let (cut, used, chosen) = try memory.closestSentences(question, hits: hits, selection: options.sentences, countTokens: countTokens)
             sources = cut
+            sourceHits = used
             let texts = cut.map(\.text)
             switch context {
             case .softSentences: memories = try projected(chosen.map(\.sentence.embedding)).map { .soft($0) }
@@ -209,7 +219,7 @@ public final class AskService {
             default: memories = texts.map { .text($0) }
             }
         }
-        return AskNotes(sources: sources, memories: memories, retrievalSeconds: Date().timeIntervalSince(t0))
+        return AskNotes(sources: sources, hits: sourceHits, memories: memories, retrievalSeconds: Date().timeIntervalSince(t0))
     }
 
     /// Answers `question` from the store: retrieval (`notes`), then `answer`.

@@ -481,14 +481,23 @@ struct Routes: Sendable {
             let question = lastUser.map { messages[$0].content } ?? query
             var history = messages
             if let lastUser { history.remove(at: lastUser) }
-            let k = options.k ?? AskOptions().k
-            guard (1...20).contains(k) else { throw APIError.invalid("mnemo.k", "'mnemo.k' must be between 1 and 20.") }
-            let request = MemorySearch(query: query, k: k, mode: mode, namespace: options.namespace,
-                                       conditions: (options.where ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-            let hits = try await memory.notes(request, question: question, context: AskOptions.textContext, countTokens: generation.tokenCounter)
+            var ask = AskOptions()
+            ask.context = AskOptions.textContext
+            ask.k = options.k ?? ask.k
+            guard (1...20).contains(ask.k) else { throw APIError.invalid("mnemo.k", "'mnemo.k' must be between 1 and 20.") }
+            ask.mode = mode
+            ask.namespace = options.namespace
+            ask.metadata = options.where ?? [:]
+            ask.query = query
+            // The notes `mnemo ask` would read; each source is its hit with the text the prompt holds.
+            let notes = try await memory.askNotes(question, options: ask, countTokens: generation.tokenCounter)
             metrics.add(.memorySearches)
-            messages = MemoryPrompt.answerMessages(question, memories: hits.map { .text($0.text) }, history: history).messages
-            sources = hits
+            messages = MemoryPrompt.answerMessages(question, memories: notes.memories, history: history).messages
+            sources = zip(notes.hits, notes.sources).map { hit, source in
+                var h = MemoryHit(hit)
+                h.text = source.text
+                return h
+            }
         }
         return ChatJob(messages: messages, parameters: GenerationParameters(maxTokens: maxTokens, sampling: sampling),
                        stops: stops, sources: sources, stream: body.stream ?? false,

@@ -119,32 +119,16 @@ public final class MemoryHub: Sendable {
     @Sendable public static func words(_ text: String) -> Int { text.split(separator: " ").count }
 
     public func search(_ request: MemorySearch) async throws -> [MemoryHit] {
-        try await notes(request, question: request.query, context: .text)
-    }
-
-    /// The notes an answer from memory reads, as `AskService` makes them in a text context mode: the
-    /// hits, or for the sentence modes each hit cut to its sentences closest to `question` (the hits
-    /// that keep none are left out), counted in the answering model's tokens by `countTokens`.
-    public func notes(_ request: MemorySearch, question: String, context: MemoryContext, selection: SentenceSelection = SentenceSelection(),
-                      countTokens: @escaping @Sendable (String) -> Int = MemoryHub.words) async throws -> [MemoryHit] {
         let (query, filter) = try validated(request)
         let (k, mode) = (request.k, request.mode)
-        return try await withReader { service in
-            let hits = try service.query(query, k: k, mode: mode, filter: filter)
-            guard context.choosesSentences else { return hits.map(MemoryHit.init) }
-            let cut = try service.closestSentences(question, hits: hits, selection: selection, countTokens: countTokens)
-            return zip(cut.hits, cut.sources).map { hit, source in
-                var h = MemoryHit(hit)
-                h.text = source.text
-                return h
-            }
-        }
+        return try await withReader { service in try service.query(query, k: k, mode: mode, filter: filter).map(MemoryHit.init) }
     }
 
     /// The notes `mnemo ask` reads for `question` with `options` (MnemoCore's `AskService.notes`, on a
     /// reader connection), counted in the answering model's tokens by `countTokens`.
     public func askNotes(_ question: String, options: AskOptions, countTokens: @escaping @Sendable (String) -> Int) async throws -> AskNotes {
-        _ = try validated(MemorySearch(query: question, k: options.k, mode: options.mode, namespace: options.namespace))
+        _ = try validated(MemorySearch(query: options.query ?? question, k: options.k, mode: options.mode, namespace: options.namespace,
+                                       conditions: options.metadata.map { ($0.key, $0.value) }))
         return try await withReader { service in
             try AskService.notes(for: question.trimmingCharacters(in: .whitespacesAndNewlines), options: options, memory: service,
                                  projector: nil, countTokens: countTokens)
