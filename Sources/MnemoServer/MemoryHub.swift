@@ -152,6 +152,19 @@ public final class MemoryHub: Sendable {
         return (query, SearchFilter(namespace: request.namespace, metadata: request.conditions))
     }
 
+    /// A page of the stored documents, newest first.
+    public func documents(namespace: String?, offset: Int, limit: Int) async throws -> (total: Int, documents: [StoredDocument]) {
+        guard offset >= 0 else { throw APIError.invalid("offset", "'offset' must be ≥ 0.") }
+        guard (1...limits.maxK * 10).contains(limit) else { throw APIError.invalid("limit", "'limit' must be between 1 and \(limits.maxK * 10).") }
+        return try await withReader { try $0.store.documents(namespace: namespace, offset: offset, limit: limit) }
+    }
+
+    /// A document's chunks in order.
+    public func chunks(source: String, namespace: String) async throws -> [StoredChunk] {
+        guard !source.isEmpty else { throw APIError.invalid("source", "'source' must not be empty.") }
+        return try await withReader { try $0.store.chunks(ofSource: source, namespace: namespace) }
+    }
+
     public func stats() async throws -> StoreStats {
         try await withReader { try $0.store.stats() }
     }
@@ -199,16 +212,49 @@ public final class MemoryHub: Sendable {
         guard text.count <= limits.maxTextCharacters else {
             throw APIError.invalid("text", "'text' has \(text.count) characters; the limit is \(limits.maxTextCharacters).")
         }
-        guard !namespace.isEmpty else { throw APIError.invalid("namespace", "'namespace' must not be empty.") }
         let hash = SHA256.hex(text)
-        let source = source ?? "memory:\(hash.prefix(16))"
-        guard !source.isEmpty else { throw APIError.invalid("source", "'source' must not be empty.") }
-
-        // Chunked and embedded as `mnemo index` does (MemoryService.prepare), outside the writer.
-        let encoder = self.encoder
         let bytes = text.utf8.count
-        let document = ExtractedDocument(source: source, format: .text,
+        let document = ExtractedDocument(source: source ?? "", format: .text,
                                          segments: [ExtractedSegment(text: text, byteRange: 0..<bytes, textOffset: 0)])
+        return try await add(document, source: source ?? "memory:\(hash.prefix(16))", namespace: namespace, contentHash: hash,
+                             bytes: bytes, metadata: metadata, field: "text")
+    }
+
+    /// Adds an uploaded file of a format `mnemo index` reads (by the extension of `name`), read as
+    /// `mnemo index` reads it, stored under `name`. A file it would skip is a 422 naming the reason.
+    public func add(file data: Data, name: String, namespace: String = "default", metadata: [String: String] = [:]) async throws -> AddedDocument {
+        let base = (name as NSString).lastPathComponent
+        guard !base.isEmpty, base != ".", base != "..", !name.contains("\0") else { throw APIError.invalid("name", "'name' must be a file name.") }
+        guard DocumentFormat(path: base) != nil else {
+            throw APIError.invalid("name", "'\(base)': unsupported file type; supported: \(DocumentFormat.supportedExtensions).")
+        }
+        // DocumentReader reads files: the upload goes to a private directory of its own, then away.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-upload-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent(base).path
+        guard FileManager.default.createFile(atPath: path, contents: data) else {
+            throw APIError(.internalServerError, "could not keep the upload", code: "internal_error")
+        }
+        let document: ExtractedDocument
+        do {
+            document = try DocumentReader.read(path: path).document
+        } catch let skip as SkipReason {
+            throw APIError(.unprocessableContent, "'\(base)' cannot be indexed: \(skip.reason).", param: "file", code: "unreadable_file")
+        }
+        var docMetadata = metadata
+        docMetadata["format"] = document.format.rawValue
+        return try await add(document, source: name, namespace: namespace, contentHash: SHA256.hex(data), bytes: data.count,
+                             metadata: docMetadata, field: "file")
+    }
+
+    /// Chunks and embeds `document` as `mnemo index` does (MemoryService.prepare), outside the writer, then
+    /// stores it under `source`, replacing an earlier version; the same content again changes nothing.
+    private func add(_ document: ExtractedDocument, source: String, namespace: String, contentHash hash: String, bytes: Int,
+                     metadata: [String: String], field: String) async throws -> AddedDocument {
+        guard !namespace.isEmpty else { throw APIError.invalid("namespace", "'namespace' must not be empty.") }
+        guard !source.isEmpty else { throw APIError.invalid("source", "'source' must not be empty.") }
+        let encoder = self.encoder
         var docMetadata = metadata
         docMetadata["format"] = docMetadata["format"] ?? "text"
         let prepared = try await embedSlots.withPermit { [docMetadata] in
@@ -217,7 +263,7 @@ public final class MemoryHub: Sendable {
                                           metadata: docMetadata, chunking: IndexOptions().chunking, encoder: encoder)
             }
         }
-        guard !prepared.document.chunks.isEmpty else { throw APIError.invalid("text", "'text' has no indexable text.") }
+        guard !prepared.document.chunks.isEmpty else { throw APIError.invalid(field, "'\(field)' has no indexable text.") }
         let newDocument = prepared.document
         return try await write { service in
             let store = service.store

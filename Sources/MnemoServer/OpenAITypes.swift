@@ -1,4 +1,5 @@
 import Foundation
+import MnemoStore
 import MnemoCore
 import MnemoModels
 
@@ -254,11 +255,27 @@ struct AskRequest: Decodable, Sendable {
     var mode: String?
     var namespace: String?
     var maxTokens: Int?
+    /// Server-sent events: `{"token": …}` as the answer is generated, then `{"result": AskResult}`.
+    var stream: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case question, k, mode, namespace
+        case question, k, mode, namespace, stream
         case maxTokens = "max_tokens"
     }
+}
+
+/// `GET /v1/memory/documents`: one page of the stored documents.
+struct DocumentList: Encodable {
+    let total: Int
+    let offset: Int
+    let data: [StoredDocument]
+}
+
+/// `GET /v1/memory/documents/chunks`: a document's chunks in order.
+struct DocumentChunks: Encodable {
+    let source: String
+    let namespace: String
+    let data: [StoredChunk]
 }
 
 struct SearchResponse: Encodable, Sendable {

@@ -119,6 +119,23 @@ public struct SearchFilter: Sendable {
 }
 
 /// Counts and sizes for `mnemo stats`.
+/// A stored document as listed: where it came from, its size and when it was indexed.
+public struct StoredDocument: Sendable, Codable, Equatable {
+    public var source: String
+    public var namespace: String
+    public var format: String
+    public var bytes: Int
+    /// UTC, ISO 8601.
+    public var indexedAt: String
+    public var metadata: [String: String]
+    public var chunks: Int
+
+    enum CodingKeys: String, CodingKey {
+        case source, namespace, format, bytes, metadata, chunks
+        case indexedAt = "indexed_at"
+    }
+}
+
 public struct StoreStats: Sendable, Codable {
     public var directory: String
     public var encoder: String
@@ -433,6 +450,33 @@ public final class MemoryStore {
     /// The chunk ids of a document, in order.
     public func chunkIDs(ofDocument id: Int64) throws -> [Int64] {
         try db.query("SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal", [.integer(id)]).compactMap { $0[0].int }
+    }
+
+    /// One page of the stored documents, newest first, with their chunk counts; `total` counts every
+    /// document the namespace filter keeps (for paging).
+    public func documents(namespace: String?, offset: Int, limit: Int) throws -> (total: Int, documents: [StoredDocument]) {
+        let condition = namespace == nil ? "1" : "d.namespace = ?"
+        let bindings: [SQLiteValue] = namespace.map { [.text($0)] } ?? []
+        let total = Int(try db.query("SELECT count(*) FROM documents d WHERE \(condition)", bindings).first?.first?.int ?? 0)
+        let rows = try db.query("""
+            SELECT d.source, d.namespace, d.format, d.bytes, d.indexed_at, d.metadata,
+                   (SELECT count(*) FROM chunks c WHERE c.document_id = d.id)
+            FROM documents d WHERE \(condition) ORDER BY d.indexed_at DESC, d.id DESC LIMIT ? OFFSET ?
+            """, bindings + [.integer(Int64(max(0, limit))), .integer(Int64(max(0, offset)))])
+        return (total, rows.map { row in
+            StoredDocument(source: row[0].string ?? "", namespace: row[1].string ?? "", format: row[2].string ?? "",
+                           bytes: Int(row[3].int ?? 0), indexedAt: row[4].string ?? "",
+                           metadata: row[5].string.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) } ?? [:],
+                           chunks: Int(row[6].int ?? 0))
+        })
+    }
+
+    /// A document's chunks in order (empty when there is no such document).
+    public func chunks(ofSource source: String, namespace: String) throws -> [StoredChunk] {
+        try db.query("""
+            SELECT \(Self.chunkColumns) FROM chunks c JOIN documents d ON d.id = c.document_id
+            WHERE d.source = ? AND d.namespace = ? ORDER BY c.ordinal
+            """, [.text(source), .text(namespace)]).map(decodeChunk)
     }
 
     /// Every chunk's id and stored vector, in id order (an exact scan to measure an approximate index by).

@@ -143,7 +143,7 @@ import Testing
     static func waitForPort(_ server: BackgroundMnemo, timeout: TimeInterval = 60) throws -> Int {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if let range = server.stderr.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression),
+            if let range = server.stderr.range(of: #"listening on http://[0-9.]+:(\d+)"#, options: .regularExpression),
                let port = Int(server.stderr[range].split(separator: ":").last ?? "") {
                 return port
             }

@@ -338,6 +338,77 @@ import Testing
         }
     }
 
+    /// The endpoints the web page reads: documents by page, a document's chunks, file uploads, the page itself.
+    @Test func documentsChunksUploadsAndThePageRealModel() async throws {
+        let server = try TestServer()
+        defer { server.cleanUp() }
+        try await server.live { client in
+            for i in 0..<5 {
+                _ = try await client.execute(uri: "/v1/memory/documents", method: .post, headers: jsonHeaders, body: jsonBody([
+                    "text": "Note number \(i) about the garden.", "source": "notes/\(i).md", "namespace": i < 3 ? "garden" : "house",
+                ]))
+            }
+            try await client.execute(uri: "/v1/memory/documents?namespace=garden&limit=2&offset=0", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.json["total"] as? Int == 3)
+                let docs = try #require(response.json["data"] as? [[String: Any]])
+                #expect(docs.count == 2)
+                #expect(docs.allSatisfy { $0["namespace"] as? String == "garden" && $0["chunks"] as? Int == 1 && $0["indexed_at"] is String })
+            }
+            try await client.execute(uri: "/v1/memory/documents?offset=4&limit=2", method: .get) { response in
+                #expect(response.json["total"] as? Int == 5)
+                #expect((response.json["data"] as? [Any])?.count == 1)
+            }
+            try await client.execute(uri: "/v1/memory/documents?limit=0", method: .get) { response in
+                #expect(response.status == .unprocessableContent)
+            }
+            try await client.execute(uri: "/v1/memory/documents?offset=x", method: .get) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(response.apiError?["param"] as? String == "offset")
+            }
+            // A file as `mnemo index` reads it: markdown here; an unknown type and a binary file are refused by name.
+            let markdown = "# Aquarium\n\nThe aquarium heater is set to 25 degrees.\n\nThe filter is rinsed on Sundays.\n"
+            try await client.execute(uri: "/v1/memory/files?name=tank.md&namespace=house&metadata=%7B%22room%22%3A%22hall%22%7D", method: .post,
+                                     body: ByteBuffer(string: markdown)) { response in
+                #expect(response.status == .created)
+                #expect(response.json["source"] as? String == "tank.md")
+            }
+            try await client.execute(uri: "/v1/memory/documents/chunks?source=tank.md&namespace=house", method: .get) { response in
+                #expect(response.status == .ok)
+                let chunks = try #require(response.json["data"] as? [[String: Any]])
+                #expect(chunks.compactMap { $0["text"] as? String }.joined(separator: " ").contains("aquarium heater"))
+                #expect((chunks.first?["metadata"] as? [String: String])?["format"] == "markdown")
+                #expect((chunks.first?["metadata"] as? [String: String])?["room"] == "hall")
+            }
+            try await client.execute(uri: "/v1/memory/documents/chunks?source=tank.md", method: .get) { response in
+                #expect(response.status == .notFound)  // it is in "house", not "default"
+            }
+            try await client.execute(uri: "/v1/memory/files?name=run.exe", method: .post, body: ByteBuffer(string: "MZ")) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect((response.apiError?["message"] as? String)?.contains("unsupported file type") == true)
+            }
+            try await client.execute(uri: "/v1/memory/files?name=blob.txt", method: .post, body: ByteBuffer(bytes: [0x41, 0, 0x42])) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect((response.apiError?["message"] as? String)?.contains("blob.txt") == true)
+            }
+            try await client.execute(uri: "/v1/memory/files?name=..", method: .post, body: ByteBuffer(string: "x")) { response in
+                #expect(response.status == .unprocessableContent)
+            }
+            // The page: HTML, script and style under a policy that allows only them.
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
+                #expect(response.headers[.contentSecurityPolicy]?.contains("script-src 'self'") == true)
+                #expect(response.text.contains("<script src=\"/app.js\""))
+            }
+            try await client.execute(uri: "/app.js", method: .get) { response in
+                #expect(response.status == .ok)
+                // Store text is set as text: the script never assigns HTML.
+                #expect(!response.text.contains("innerHTML"))
+            }
+        }
+    }
+
     @Test func chatNonStreamingWithMemoryRealModel() async throws {
         let server = try TestServer()
         defer { server.cleanUp() }
