@@ -578,85 +578,41 @@ struct Routes: Sendable {
         }
     }
 
-    enum StreamEvent: Sendable {
-        case text(String)
-        case finished(GenerationOutcome, stopped: Bool)
-        case failed(APIError)
-    }
-
     /// Server-sent events: `data: {chunk}` per piece of text, then `data: [DONE]`. The response
     /// starts before the model's turn comes (its first event carries the role and the memory
     /// sources); a failed write means the client went away, and generation stops at the next token.
     func streamChat(_ job: ChatJob, ticket: GenerationQueue.Ticket, id: String, created: Int) -> Response {
         let generation = self.generation
-        let metrics = self.metrics
         let model = generation.modelID
-        let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
-        return Response(status: .ok, headers: headers, body: .init { writer in
-            metrics.adjust(.activeStreams, by: 1)
-            defer { metrics.adjust(.activeStreams, by: -1) }
-            let cancelled = Locked(false)
-            let (events, continuation) = AsyncStream<StreamEvent>.makeStream()
-            continuation.onTermination = { reason in
-                if case .cancelled = reason { cancelled.withLock { $0 = true } }
-            }
+        @Sendable func chunk(_ delta: ChatCompletionChunk.Delta, finish: String? = nil, usage: Usage? = nil,
+                             sources: [MemoryHit]? = nil, choices: Bool = true) -> ChatCompletionChunk {
+            ChatCompletionChunk(id: id, created: created, model: model,
+                                choices: choices ? [.init(delta: delta, finishReason: finish)] : [],
+                                usage: usage, mnemo: sources.map { MnemoChatInfo(sources: $0) })
+        }
+        let first = Self.sse(chunk(.init(role: "assistant", content: ""), sources: job.sources))
+        return eventStream(first: first, last: ByteBuffer(string: "data: [DONE]\n\n")) { send, cancelled in
             let matcher = Locked(StopMatcher(job.stops))
-            @Sendable func produce() async {
-                do {
-                    let outcome = try await generation.generate(ticket, messages: job.messages, parameters: job.parameters,
-                                                                isCancelled: { cancelled.current }) { piece in
-                        matcher.withLock { m in
-                            let emit = m.feed(piece)
-                            if !emit.isEmpty { continuation.yield(.text(emit)) }
-                            return m.stopped ? .stop : .continue
-                        }
+            do {
+                let outcome = try await generation.generate(ticket, messages: job.messages, parameters: job.parameters,
+                                                            isCancelled: { cancelled.current }) { piece in
+                    matcher.withLock { m in
+                        let emit = m.feed(piece)
+                        if !emit.isEmpty { send(Self.sse(chunk(.init(content: emit)))) }
+                        return m.stopped ? .stop : .continue
                     }
-                    let (tail, stopped) = matcher.withLock { ($0.finish(), $0.stopped) }
-                    if !tail.isEmpty { continuation.yield(.text(tail)) }
-                    continuation.yield(.finished(outcome, stopped: stopped))
-                } catch {
-                    continuation.yield(.failed(APIError.from(error)))
                 }
-                continuation.finish()
-            }
-
-            func send(_ chunk: ChatCompletionChunk) async throws {
-                try await writer.write(Self.sse(chunk))
-            }
-            func chunk(_ delta: ChatCompletionChunk.Delta, finish: String? = nil, usage: Usage? = nil,
-                       sources: [MemoryHit]? = nil, choices: Bool = true) -> ChatCompletionChunk {
-                ChatCompletionChunk(id: id, created: created, model: model,
-                                    choices: choices ? [.init(delta: delta, finishReason: finish)] : [],
-                                    usage: usage, mnemo: sources.map { MnemoChatInfo(sources: $0) })
-            }
-            // The producer is a child task (structured: it shares this task's executor and is awaited here).
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await produce() }
-                do {
-                    try await send(chunk(.init(role: "assistant", content: ""), sources: job.sources))
-                    for await event in events {
-                        switch event {
-                        case .text(let text):
-                            try await send(chunk(.init(content: text)))
-                        case .finished(let outcome, let stopped):
-                            try await send(chunk(.init(), finish: Self.finishReason(outcome, stopped: stopped)))
-                            if job.includeUsage {
-                                try await send(chunk(.init(), usage: Usage(promptTokens: outcome.promptTokens,
-                                                                          completionTokens: outcome.completionTokens), choices: false))
-                            }
-                        case .failed(let error):
-                            try await writer.write(ByteBuffer(string: "data: " + String(decoding: error.jsonBody, as: UTF8.self) + "\n\n"))
-                        }
-                    }
-                    try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
-                    try await writer.finish(nil)
-                } catch {
-                    // The client went away: stop generating at the next token and give the model back.
-                    cancelled.withLock { $0 = true }
-                    throw error
+                let (tail, stopped) = matcher.withLock { ($0.finish(), $0.stopped) }
+                if !tail.isEmpty { send(Self.sse(chunk(.init(content: tail)))) }
+                send(Self.sse(chunk(.init(), finish: Self.finishReason(outcome, stopped: stopped))))
+                if job.includeUsage {
+                    send(Self.sse(chunk(.init(), usage: Usage(promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens),
+                                        choices: false)))
                 }
+            } catch {
+                send(Self.sseError(error))
             }
-        })
+        }
     }
 
     /// An integer query parameter, or nil when absent.
@@ -671,41 +627,48 @@ struct Routes: Sendable {
     func streamAsk(_ question: String, options: AskOptions) -> Response {
         let generation = self.generation
         let memory = self.memory
+        return eventStream { send, cancelled in
+            do {
+                let result = try await generation.ask(question, options: options, memory: memory,
+                                                      isCancelled: { cancelled.current }) { piece in
+                    if !piece.isEmpty { send(Self.sse(["token": piece])) }
+                }
+                send(Self.sse(["result": result]))
+            } catch {
+                send(Self.sseError(error))
+            }
+        }
+    }
+
+    /// A server-sent-events response: `first`, then what `produce` sends (it runs as a child task, beside the
+    /// writer), then `last`. A client that goes away sets `cancelled`, which `produce` passes to the model as
+    /// its cancel check, so generation stops at the next token and the model is free for the next request.
+    func eventStream(first: ByteBuffer? = nil, last: ByteBuffer? = nil,
+                     produce: @escaping @Sendable (_ send: @escaping @Sendable (ByteBuffer) -> Void, _ cancelled: Locked<Bool>) async -> Void)
+        -> Response {
         let metrics = self.metrics
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
         return Response(status: .ok, headers: headers, body: .init { writer in
             metrics.adjust(.activeStreams, by: 1)
             defer { metrics.adjust(.activeStreams, by: -1) }
             let cancelled = Locked(false)
-            let (events, continuation) = AsyncStream<AskStreamEvent>.makeStream()
+            let (events, continuation) = AsyncStream<ByteBuffer>.makeStream()
             continuation.onTermination = { reason in
                 if case .cancelled = reason { cancelled.withLock { $0 = true } }
             }
-            @Sendable func produce() async {
-                do {
-                    let result = try await generation.ask(question, options: options, memory: memory,
-                                                          isCancelled: { cancelled.current }) { piece in
-                        if !piece.isEmpty { continuation.yield(.token(piece)) }
-                    }
-                    continuation.yield(.result(result))
-                } catch {
-                    continuation.yield(.failed(APIError.from(error)))
-                }
-                continuation.finish()
-            }
+            // The producer is a child task (structured: it shares this task's executor and is awaited here).
             try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { await produce() }
+                group.addTask {
+                    await produce({ continuation.yield($0) }, cancelled)
+                    continuation.finish()
+                }
                 do {
-                    for await event in events {
-                        switch event {
-                        case .token(let text): try await writer.write(Self.sse(["token": text]))
-                        case .result(let result): try await writer.write(Self.sse(["result": result]))
-                        case .failed(let error):
-                            try await writer.write(ByteBuffer(string: "data: " + String(decoding: error.jsonBody, as: UTF8.self) + "\n\n"))
-                        }
-                    }
+                    if let first { try await writer.write(first) }
+                    for await event in events { try await writer.write(event) }
+                    if let last { try await writer.write(last) }
                     try await writer.finish(nil)
                 } catch {
+                    // The client went away: stop generating at the next token and give the model back.
                     cancelled.withLock { $0 = true }
                     throw error
                 }
@@ -713,10 +676,9 @@ struct Routes: Sendable {
         })
     }
 
-    enum AskStreamEvent: Sendable {
-        case token(String)
-        case result(AskResult)
-        case failed(APIError)
+    /// An error as one event: the OpenAI-shaped error object.
+    static func sseError(_ error: any Error) -> ByteBuffer {
+        ByteBuffer(string: "data: " + String(decoding: APIError.from(error).jsonBody, as: UTF8.self) + "\n\n")
     }
 
     static func sse<T: Encodable>(_ value: T) -> ByteBuffer {
