@@ -159,6 +159,10 @@ import Testing
                 #expect(response.status == .contentTooLarge)
                 #expect(response.apiError?["code"] as? String == "request_too_large")
             }
+            // An upload (the web page's) obeys the same limit.
+            try await client.execute(uri: "/v1/memory/files?name=big.txt", method: .post, body: ByteBuffer(string: big)) { response in
+                #expect(response.status == .contentTooLarge)
+            }
         }
     }
 
