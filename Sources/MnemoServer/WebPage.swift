@@ -62,6 +62,7 @@ enum WebPage {
       <button type="button" class="tab" id="tab-ask" aria-controls="view-ask" aria-pressed="false">Ask</button>
     </nav>
 
+    <datalist id="namespaces"></datalist>
     <main>
     <section id="view-search" class="view" aria-labelledby="search-title">
       <h2 id="search-title">Search</h2>
@@ -73,7 +74,7 @@ enum WebPage {
         <label for="search-k">Results (k)</label>
         <input id="search-k" type="number" min="1" max="100" value="5">
         <label for="search-namespace">Namespace</label>
-        <input id="search-namespace" type="text" placeholder="all">
+        <input id="search-namespace" type="text" list="namespaces" placeholder="all">
         <label for="search-where">Metadata filters</label>
         <textarea id="search-where" rows="2" placeholder="key=value, one per line"></textarea>
         <button type="submit">Search</button>
@@ -86,7 +87,7 @@ enum WebPage {
       <h2 id="documents-title">Documents</h2>
       <form id="documents-form" class="inline">
         <label for="documents-namespace">Namespace</label>
-        <input id="documents-namespace" type="text" placeholder="all">
+        <input id="documents-namespace" type="text" list="namespaces" placeholder="all">
         <button type="submit">Show</button>
       </form>
       <p class="error" id="documents-error" role="alert"></p>
@@ -116,7 +117,7 @@ enum WebPage {
         <label for="note-source">Source name</label>
         <input id="note-source" type="text" placeholder="memory: and the text's hash">
         <label for="note-namespace">Namespace</label>
-        <input id="note-namespace" type="text" value="default">
+        <input id="note-namespace" type="text" list="namespaces" value="default">
         <label for="note-metadata">Metadata</label>
         <textarea id="note-metadata" rows="2" placeholder="key=value, one per line"></textarea>
         <button type="submit">Add note</button>
@@ -125,7 +126,7 @@ enum WebPage {
         <label for="file-input">File (.txt .md .html .jsonl .pdf)</label>
         <input id="file-input" type="file" accept=".txt,.text,.md,.markdown,.html,.htm,.jsonl,.pdf" required>
         <label for="file-namespace">Namespace</label>
-        <input id="file-namespace" type="text" value="default">
+        <input id="file-namespace" type="text" list="namespaces" value="default">
         <button type="submit">Upload file</button>
       </form>
       <p class="status" id="add-status" role="status"></p>
@@ -140,7 +141,7 @@ enum WebPage {
         <label for="ask-k">Notes (k)</label>
         <input id="ask-k" type="number" min="1" max="20" value="3">
         <label for="ask-namespace">Namespace</label>
-        <input id="ask-namespace" type="text" placeholder="all">
+        <input id="ask-namespace" type="text" list="namespaces" placeholder="all">
         <button type="submit">Ask</button>
       </form>
       <p class="error" id="ask-error" role="alert"></p>
@@ -306,7 +307,9 @@ enum WebPage {
         const [stats, health] = await Promise.all([getJSON("/v1/memory/stats"), getJSON("/health")]);
         facts.replaceChildren();
         const items = [["Documents", stats.documents], ["Chunks", stats.chunks], ["Index", stats.index_kind],
-                       ["Disk", bytes(stats.database_bytes + stats.index_bytes)], ["Encoder", stats.encoder], ["Model", health.model]];
+                       ["Disk", bytes(stats.database_bytes + stats.index_bytes)], ["Encoder", stats.encoder], ["Model", health.model],
+                       ["Namespaces", Object.entries(stats.namespaces).map(([n, c]) => n + " (" + c + ")").join(", ") || "none"]];
+        $("namespaces").replaceChildren(...Object.keys(stats.namespaces).sort().map((n) => { const o = el("option"); o.value = n; return o; }));
         for (const [k, v] of items) {
           const d = el("div");
           d.append(el("dt", k), el("dd", v));

@@ -75,8 +75,8 @@ def full(base, shots, upload):
         driver.get(base + "/")
         wait(driver, lambda d: "Documents" in text_of(d, "facts"), what="store facts")
         facts = text_of(driver, "facts")
-        check("facts name documents, chunks, index, disk, encoder and model",
-              all(w in facts for w in ["Documents", "Chunks", "Index", "Disk", "Encoder", "Model"]), facts)
+        check("facts name documents, chunks, index, disk, encoder, model and namespaces",
+              all(w in facts for w in ["Documents", "Chunks", "Index", "Disk", "Encoder", "Model", "Namespaces"]), facts)
         labelled = driver.execute_script(
             "return [...document.querySelectorAll('input,select,textarea')].every(e => e.labels.length > 0)")
         check("every control has a label", labelled)
