@@ -425,15 +425,14 @@ enum WebPage {
       }
     }
 
-    async function addNote(event) {
+    // Adds a note or a file: `request` returns the POST's path and options; the status line says what was stored.
+    async function add(event, request) {
       event.preventDefault();
       showError("add-error", "");
       $("add-status").textContent = "";
       try {
-        const body = { text: $("note-text").value, namespace: $("note-namespace").value.trim() || "default", metadata: pairs($("note-metadata").value) };
-        const source = $("note-source").value.trim();
-        if (source) body.source = source;
-        const added = await getJSON("/v1/memory/documents", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+        const [path, options] = request();
+        const added = await getJSON(path, Object.assign({ method: "POST" }, options));
         $("add-status").textContent = (added.changed ? "Added " : "Already stored: ") + added.source + " (" + added.chunk_ids.length + " chunks).";
         loadFacts();
       } catch (e) {
@@ -441,20 +440,18 @@ enum WebPage {
       }
     }
 
-    async function uploadFile(event) {
-      event.preventDefault();
-      showError("add-error", "");
-      $("add-status").textContent = "";
+    function noteRequest() {
+      const body = { text: $("note-text").value, namespace: $("note-namespace").value.trim() || "default", metadata: pairs($("note-metadata").value) };
+      const source = $("note-source").value.trim();
+      if (source) body.source = source;
+      return ["/v1/memory/documents", { headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) }];
+    }
+
+    function fileRequest() {
       const file = $("file-input").files[0];
-      if (!file) { showError("add-error", "Choose a file first."); return; }
-      try {
-        const params = new URLSearchParams({ name: file.name, namespace: $("file-namespace").value.trim() || "default" });
-        const added = await getJSON("/v1/memory/files?" + params, { method: "POST", headers: { "Content-Type": "application/octet-stream" }, body: file });
-        $("add-status").textContent = (added.changed ? "Added " : "Already stored: ") + added.source + " (" + added.chunk_ids.length + " chunks).";
-        loadFacts();
-      } catch (e) {
-        showError("add-error", e.message);
-      }
+      if (!file) throw new APIError("Choose a file first.");
+      const params = new URLSearchParams({ name: file.name, namespace: $("file-namespace").value.trim() || "default" });
+      return ["/v1/memory/files?" + params, { headers: { "Content-Type": "application/octet-stream" }, body: file }];
     }
 
     // The answer streams in over server-sent events: {"token"} pieces, then {"result"} with the sources.
@@ -517,8 +514,8 @@ enum WebPage {
       $("documents-form").addEventListener("submit", (e) => { e.preventDefault(); documentsOffset = 0; loadDocuments(); });
       $("documents-prev").addEventListener("click", () => { documentsOffset = Math.max(0, documentsOffset - pageSize); loadDocuments(); });
       $("documents-next").addEventListener("click", () => { documentsOffset += pageSize; loadDocuments(); });
-      $("note-form").addEventListener("submit", addNote);
-      $("file-form").addEventListener("submit", uploadFile);
+      $("note-form").addEventListener("submit", (e) => add(e, noteRequest));
+      $("file-form").addEventListener("submit", (e) => add(e, fileRequest));
       $("ask-form").addEventListener("submit", ask);
       $("auth-form").addEventListener("submit", (e) => {
         e.preventDefault();
