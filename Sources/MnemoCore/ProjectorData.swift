@@ -80,6 +80,46 @@ public enum ProjectorData {
         return examples
     }
 
+    /// Stage 2 without a question-writing model: cloze questions. In each sentence of a passage a number
+    /// (a year, a count, a date's day) or a capitalised name not at the sentence's start is blanked out; the
+    /// question is the sentence with the blank, the answer the blanked span, learned as gold tokens (no
+    /// teacher). The soft token is the whole passage's: the student must read the missing fact from it.
+    public static func cloze(_ passages: [String], encoder: SentenceEncoder, llm: LanguageModel, perSentence: Int = 2) throws -> [ProjectorExample] {
+        let vectors = try encoder.embed(passages)
+        var examples: [ProjectorExample] = []
+        for (text, vector) in zip(passages, vectors) {
+            for sentence in SentenceSplitter.split(text).map({ String(text[$0]) }) {
+                for (question, answer) in clozeItems(sentence).prefix(perSentence) {
+                    examples.append(ProjectorExample(vector: vector, text: text, question: question,
+                                                     answer: llm.tokenizer.encode(answer, addBOS: false, parseSpecial: false), teacher: nil))
+                }
+            }
+        }
+        return examples
+    }
+
+    /// A sentence's cloze items: (the sentence with one span replaced by "____" as a fill-in question, the span).
+    /// Spans: numbers ("1066", "3,000", "25.5") and runs of capitalised words after the first word ("Duke of
+    /// Normandy" counts its "of"). Sentences under 6 words give none.
+    public static func clozeItems(_ sentence: String) -> [(question: String, answer: String)] {
+        let trimmed = sentence.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.split(separator: " ").count >= 6 else { return [] }
+        let patterns = [#"\b\d[\d,.]*\d\b|\b\d\b"#, #"(?<=\S\s)(?:[A-Z][\p{L}'’-]+)(?:\s(?:of|de|the|von|van)?\s?[A-Z][\p{L}'’-]+)*"#]
+        var items: [(String, String)] = []
+        var seen = Set<String>()
+        for pattern in patterns {
+            guard let regex = try? NSRegularExpression(pattern: pattern) else { continue }
+            let ns = trimmed as NSString
+            for match in regex.matches(in: trimmed, range: NSRange(location: 0, length: ns.length)) {
+                let span = ns.substring(with: match.range).trimmingCharacters(in: .whitespaces)
+                guard span.count >= 1, seen.insert(span).inserted else { continue }
+                let blanked = ns.replacingCharacters(in: match.range, with: "____")
+                items.append(("Fill in the blank: " + blanked, span))
+            }
+        }
+        return items
+    }
+
     /// The `count` most likely tokens of one row of logits, renormalised.
     static func top(_ logits: [Float], row: Int, vocab: Int, count: Int) -> [(id: Int32, p: Float)] {
         let z = logits[(row * vocab)..<((row + 1) * vocab)]

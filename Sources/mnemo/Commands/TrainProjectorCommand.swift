@@ -27,12 +27,12 @@ struct TrainProjectorCommand: ParsableCommand {
         """
     )
 
-    enum Stage: String, ExpressibleByArgument, CaseIterable { case reconstruction, qa }
+    enum Stage: String, ExpressibleByArgument, CaseIterable { case reconstruction, qa, cloze }
 
     @Option(help: "Training text: SQuAD JSON files and document files or directories (repeatable).")
     var data: [String] = []
 
-    @Option(help: "Stage: reconstruction or qa.")
+    @Option(help: "Stage: reconstruction, qa (model-written questions, a teacher) or cloze (a name or number blanked out of each sentence, gold answers).")
     var stage: Stage = .reconstruction
 
     @Option(help: "Optimiser steps (in all, counting a resumed checkpoint's).")
@@ -128,6 +128,9 @@ struct TrainProjectorCommand: ParsableCommand {
             examples = try ProjectorData.reconstruction(passages, encoder: encoder, llm: llm, maxAnswerTokens: maxAnswerTokens)
         case .qa:
             examples = try qaExamples(passages, encoder: encoder, llm: llm)
+        case .cloze:
+            examples = try ProjectorData.cloze(passages, encoder: encoder, llm: llm)
+            log("\(examples.count) cloze examples")
         }
 
         // A seeded split: the held-out examples are the same on every run and resume.
