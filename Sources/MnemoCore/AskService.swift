@@ -97,6 +97,15 @@ public struct AskNotes: Sendable {
         self.memories = memories
         self.retrievalSeconds = retrievalSeconds
     }
+
+    /// Each source as a search hit carrying the text the prompt holds (for the sentence modes, its chosen sentences).
+    public var hitsAsRead: [MemoryHit] {
+        zip(hits, sources).map { hit, source in
+            var h = MemoryHit(hit)
+            h.text = source.text
+            return h
+        }
+    }
 }
 
 /// An answer and how it was made.

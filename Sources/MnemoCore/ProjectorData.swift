@@ -98,17 +98,21 @@ public enum ProjectorData {
         return examples
     }
 
+    /// Spans a cloze item blanks out: numbers, and runs of capitalised words after a sentence's first word.
+    static let clozeSpans: [NSRegularExpression] = [
+        #"\b\d[\d,.]*\d\b|\b\d\b"#,
+        #"(?<=\S\s)(?:[A-Z][\p{L}'’-]+)(?:\s(?:of|de|the|von|van)?\s?[A-Z][\p{L}'’-]+)*"#,
+    ].compactMap { try? NSRegularExpression(pattern: $0) }
+
     /// A sentence's cloze items: (the sentence with one span replaced by "____" as a fill-in question, the span).
     /// Spans: numbers ("1066", "3,000", "25.5") and runs of capitalised words after the first word ("Duke of
     /// Normandy" counts its "of"). Sentences under 6 words give none.
     public static func clozeItems(_ sentence: String) -> [(question: String, answer: String)] {
         let trimmed = sentence.trimmingCharacters(in: .whitespacesAndNewlines)
         guard trimmed.split(separator: " ").count >= 6 else { return [] }
-        let patterns = [#"\b\d[\d,.]*\d\b|\b\d\b"#, #"(?<=\S\s)(?:[A-Z][\p{L}'’-]+)(?:\s(?:of|de|the|von|van)?\s?[A-Z][\p{L}'’-]+)*"#]
         var items: [(String, String)] = []
         var seen = Set<String>()
-        for pattern in patterns {
-            guard let regex = try? NSRegularExpression(pattern: pattern) else { continue }
+        for regex in clozeSpans {
             let ns = trimmed as NSString
             for match in regex.matches(in: trimmed, range: NSRange(location: 0, length: ns.length)) {
                 let span = ns.substring(with: match.range).trimmingCharacters(in: .whitespaces)

@@ -252,13 +252,13 @@ struct Routes: Sendable {
             let q = request.uri.queryParameters
             let offset = try intParameter(q.get("offset"), "offset") ?? 0
             let limit = try intParameter(q.get("limit"), "limit") ?? 50
-            let page = try await memory.documents(namespace: q.get("namespace").flatMap { $0.isEmpty ? nil : $0 }, offset: offset, limit: limit)
+            let page = try await memory.documents(namespace: textParameter(q.get("namespace")), offset: offset, limit: limit)
             return try json(DocumentList(total: page.total, offset: offset, data: page.documents))
         }
         router.get("/v1/memory/documents/chunks") { request, _ in
             let q = request.uri.queryParameters
             guard let source = q.get("source"), !source.isEmpty else { throw APIError.missing("source") }
-            let namespace = q.get("namespace").flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+            let namespace = textParameter(q.get("namespace")) ?? "default"
             let chunks = try await memory.chunks(source: source, namespace: namespace)
             guard !chunks.isEmpty else { throw APIError.notFound("No document with source '\(source)' in namespace '\(namespace)'.") }
             return try json(DocumentChunks(source: source, namespace: namespace, data: chunks))
@@ -277,8 +277,7 @@ struct Routes: Sendable {
             }
             let data = try await bodyData(request)
             guard !data.isEmpty else { throw APIError.invalid("file", "The body (the file's bytes) is empty.") }
-            let added = try await memory.add(file: data, name: name, namespace: q.get("namespace").flatMap { $0.isEmpty ? nil : $0 } ?? "default",
-                                             metadata: metadata)
+            let added = try await memory.add(file: data, name: name, namespace: textParameter(q.get("namespace")) ?? "default", metadata: metadata)
             if added.changed { metrics.add(.memoryChunksAdded, Double(added.chunkIDs.count)) }
             return try json(added, status: added.changed ? .created : .ok)
         }
@@ -520,23 +519,15 @@ struct Routes: Sendable {
             let question = lastUser.map { messages[$0].content } ?? query
             var history = messages
             if let lastUser { history.remove(at: lastUser) }
-            var ask = AskOptions()
-            ask.context = AskOptions.textContext
-            ask.k = options.k ?? ask.k
+            var ask = GenerationQueue.askOptions(k: options.k, mode: mode, namespace: options.namespace, maxTokens: nil, database: nil)
             guard (1...20).contains(ask.k) else { throw APIError.invalid("mnemo.k", "'mnemo.k' must be between 1 and 20.") }
-            ask.mode = mode
-            ask.namespace = options.namespace
             ask.metadata = options.where ?? [:]
             ask.query = query
             // The notes `mnemo ask` would read; each source is its hit with the text the prompt holds.
             let notes = try await memory.askNotes(question, options: ask, countTokens: generation.tokenCounter)
             metrics.add(.memorySearches)
             messages = MemoryPrompt.answerMessages(question, memories: notes.memories, history: history).messages
-            sources = zip(notes.hits, notes.sources).map { hit, source in
-                var h = MemoryHit(hit)
-                h.text = source.text
-                return h
-            }
+            sources = notes.hitsAsRead
         }
         return ChatJob(messages: messages, parameters: GenerationParameters(maxTokens: maxTokens, sampling: sampling),
                        stops: stops, sources: sources, stream: body.stream ?? false,
@@ -615,9 +606,15 @@ struct Routes: Sendable {
         }
     }
 
+    /// A query parameter's text, or nil when absent or empty.
+    func textParameter(_ value: String?) -> String? {
+        guard let value, !value.isEmpty else { return nil }
+        return value
+    }
+
     /// An integer query parameter, or nil when absent.
     func intParameter(_ value: String?, _ name: String) throws -> Int? {
-        guard let value, !value.isEmpty else { return nil }
+        guard let value = textParameter(value) else { return nil }
         guard let n = Int(value) else { throw APIError.invalid(name, "'\(name)' must be an integer.") }
         return n
     }

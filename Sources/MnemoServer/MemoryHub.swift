@@ -213,11 +213,11 @@ public final class MemoryHub: Sendable {
             throw APIError.invalid("text", "'text' has \(text.count) characters; the limit is \(limits.maxTextCharacters).")
         }
         let hash = SHA256.hex(text)
+        let source = source ?? "memory:\(hash.prefix(16))"
         let bytes = text.utf8.count
-        let document = ExtractedDocument(source: source ?? "", format: .text,
+        let document = ExtractedDocument(source: source, format: .text,
                                          segments: [ExtractedSegment(text: text, byteRange: 0..<bytes, textOffset: 0)])
-        return try await add(document, source: source ?? "memory:\(hash.prefix(16))", namespace: namespace, contentHash: hash,
-                             bytes: bytes, metadata: metadata, field: "text")
+        return try await add(document, source: source, namespace: namespace, contentHash: hash, bytes: bytes, metadata: metadata, field: "text")
     }
 
     /// Adds an uploaded file of a format `mnemo index` reads (by the extension of `name`), read as
@@ -228,19 +228,21 @@ public final class MemoryHub: Sendable {
         guard DocumentFormat(path: base) != nil else {
             throw APIError.invalid("name", "'\(base)': unsupported file type; supported: \(DocumentFormat.supportedExtensions).")
         }
-        // DocumentReader reads files: the upload goes to a private directory of its own, then away.
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-upload-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent(base).path
-        guard FileManager.default.createFile(atPath: path, contents: data) else {
-            throw APIError(.internalServerError, "could not keep the upload", code: "internal_error")
-        }
-        let document: ExtractedDocument
-        do {
-            document = try DocumentReader.read(path: path).document
-        } catch let skip as SkipReason {
-            throw APIError(.unprocessableContent, "'\(base)' cannot be indexed: \(skip.reason).", param: "file", code: "unreadable_file")
+        // DocumentReader reads files (a PDF through pdftotext): the upload goes to a private directory of its
+        // own, then away, on the reader queue rather than on the server's event loop.
+        let document = try await offload(readQueue) { () throws -> ExtractedDocument in
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-upload-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let path = dir.appendingPathComponent(base).path
+            guard FileManager.default.createFile(atPath: path, contents: data) else {
+                throw APIError(.internalServerError, "could not keep the upload", code: "internal_error")
+            }
+            do {
+                return try DocumentReader.read(path: path).document
+            } catch let skip as SkipReason {
+                throw APIError(.unprocessableContent, "'\(base)' cannot be indexed: \(skip.reason).", param: "file", code: "unreadable_file")
+            }
         }
         var docMetadata = metadata
         docMetadata["format"] = document.format.rawValue
