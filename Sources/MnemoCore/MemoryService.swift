@@ -51,9 +51,12 @@ public struct IndexReport: Sendable, Codable {
     public var skipped: [Skipped] = []
     public var warnings: [String] = []
     public var seconds = 0.0
+    /// A shared store's change-log position after the last write (0 for the embedded store): pass it as
+    /// `min_seq` to read these writes on another node.
+    public var seq: Int64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case files, added, replaced, unchanged, chunks, embedded, skipped, warnings, seconds
+        case files, added, replaced, unchanged, chunks, embedded, skipped, warnings, seconds, seq
         case sentences
         case reusedEmbeddings = "reused_embeddings", sentencesEmbedded = "sentences_embedded", chunksMigrated = "chunks_migrated"
     }
@@ -78,15 +81,41 @@ public struct IndexProgress: Sendable {
 }
 
 /// The memory: the sentence encoder and the store, with ingest and query on top.
-/// Text comes in, becomes chunks and vectors, and lands in the store; a query goes the same way down.
+/// Text comes in, becomes chunks and vectors, and lands in the record; a query reads the store directory.
 public final class MemoryService {
     public let encoder: any TextEmbedder
+    /// Where writes go: the embedded store itself, or a shared record (PostgreSQL) that this node's
+    /// replica follows.
+    public let record: any MemoryRecord
+    /// What searches read: the embedded store, or a read connection on the replica.
     public let store: MemoryStore
 
     public init(storeDirectory: String, encoder: any TextEmbedder, access: MemoryStore.Access, lockTimeout: TimeInterval = 60) throws {
         self.encoder = encoder
         store = try MemoryStore(directory: storeDirectory, encoder: encoder.name, dimension: encoder.dimension, access: access,
                                 lockTimeout: lockTimeout)
+        record = store
+    }
+
+    /// A service over a shared record: writes go to it, searches read its replica directory.
+    public init(record: any MemoryRecord, encoder: any TextEmbedder) throws {
+        guard record.manifest.encoder == encoder.name, record.manifest.dimension == encoder.dimension else {
+            throw StoreError(.incompatible, "\(record.address): store was made with encoder \(record.manifest.encoder) (\(record.manifest.dimension) dimensions); this command uses \(encoder.name) (\(encoder.dimension))")
+        }
+        self.encoder = encoder
+        self.record = record
+        if let embedded = record as? MemoryStore {
+            store = embedded
+        } else {
+            store = try MemoryStore(directory: record.directory, encoder: encoder.name, dimension: encoder.dimension, access: .read)
+        }
+    }
+
+    /// Waits (up to `timeout` seconds) until searches here see change `seq` of a shared store: a read of
+    /// one's own write made through another node. Nil or 0 returns at once.
+    public func waitUntilApplied(_ seq: Int64?, timeout: TimeInterval = 5) throws {
+        guard let seq, seq > 0 else { return }
+        try record.waitUntilApplied(seq, timeout: timeout)
     }
 
     /// Word pieces in `text`, without `[CLS]`/`[SEP]`: the unit chunk sizes are given in.
@@ -115,12 +144,12 @@ public final class MemoryService {
                 report.skipped.append(.init(path: path, reason: error.message))
             }
             if Date().timeIntervalSince(lastFlush) > 10 {
-                try store.flush()
+                try record.flush()
                 lastFlush = Date()
             }
             progress?(IndexProgress(filesDone: i + 1, filesTotal: files.count, chunks: report.chunks, elapsed: Date().timeIntervalSince(start)))
         }
-        try store.flush()
+        try record.flush()
         report.seconds = Date().timeIntervalSince(start)
         return report
     }
@@ -133,30 +162,33 @@ public final class MemoryService {
             throw SkipReason(path: path, reason: "unreadable")
         }
         let hash = SHA256.hex(bytes)
-        let existing = try store.document(source: source, namespace: options.namespace)
-        if existing?.contentHash == hash {
-            report.unchanged += 1
-            return
+        let record = self.record
+        // Under the source's lock, so a second node ingesting the same file waits, then finds it unchanged.
+        try record.withSourceLock(source: source, namespace: options.namespace) {
+            let existing = try record.document(source: source, namespace: options.namespace)
+            if existing?.contentHash == hash {
+                report.unchanged += 1
+                return
+            }
+            if let original = try record.duplicate(ofContentHash: hash, namespace: options.namespace, except: source) {
+                throw SkipReason(path: path, reason: "same content as \(original) (deduplicated)")
+            }
+            var docMetadata = options.metadata
+            docMetadata["format"] = document.format.rawValue
+            let prepared = try Self.prepare(document, source: source, namespace: options.namespace, contentHash: hash, bytes: bytes.count,
+                                            metadata: docMetadata, chunking: options.chunking, encoder: encoder,
+                                            knownChunk: { try record.embedding(forContentHash: $0) },
+                                            knownSentence: { try record.sentenceEmbedding(forContentHash: $0) })
+            guard !prepared.document.chunks.isEmpty else { throw SkipReason(path: path, reason: "no text to index") }
+            report.embedded += prepared.embedded
+            report.reusedEmbeddings += prepared.reused
+            report.sentences += prepared.sentences
+            report.sentencesEmbedded += prepared.sentencesEmbedded
+            let receipt = try record.write(prepared.document)
+            report.seq = max(report.seq, receipt.seq)
+            if existing == nil { report.added += 1 } else { report.replaced += 1 }
+            report.chunks += prepared.document.chunks.count
         }
-        if let original = try store.duplicate(ofContentHash: hash, namespace: options.namespace, except: source) {
-            throw SkipReason(path: path, reason: "same content as \(original) (deduplicated)")
-        }
-        var docMetadata = options.metadata
-        docMetadata["format"] = document.format.rawValue
-        let store = self.store
-        let prepared = try Self.prepare(document, source: source, namespace: options.namespace, contentHash: hash, bytes: bytes.count,
-                                        metadata: docMetadata, chunking: options.chunking, encoder: encoder,
-                                        knownChunk: { try store.embedding(forContentHash: $0) },
-                                        knownSentence: { try store.sentenceEmbedding(forContentHash: $0) })
-        guard !prepared.document.chunks.isEmpty else { throw SkipReason(path: path, reason: "no text to index") }
-        report.embedded += prepared.embedded
-        report.reusedEmbeddings += prepared.reused
-        report.sentences += prepared.sentences
-        report.sentencesEmbedded += prepared.sentencesEmbedded
-        try store.upsert(prepared.document)
-        let newChunks = prepared.document.chunks
-        if existing == nil { report.added += 1 } else { report.replaced += 1 }
-        report.chunks += newChunks.count
     }
 
     /// A document made ready for the store: its chunks, each distinct chunk and sentence embedded once

@@ -22,6 +22,10 @@ public struct MnemoError: Error, Equatable, CustomStringConvertible, Sendable {
         public static let locked = Code("locked")
         public static let index = Code("index")
         public static let io = Code("io")
+        /// A shared store's database server cannot be reached (down, refusing, or the connection dropped).
+        public static let unavailable = Code("unavailable")
+        /// This node's replica has not reached the change a read asked for (`min_seq`) in time.
+        public static let behind = Code("behind")
 
         // Models.
         public static let fileNotFound = Code("file-not-found")

@@ -98,6 +98,12 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         case .locked:
             // Another mnemo process (an index run) holds the store's write lock.
             return APIError(.serviceUnavailable, e.message, code: "store_locked", retryAfter: 5)
+        case .unavailable:
+            // The shared store's PostgreSQL is away: writes wait for it; searches still read the replica.
+            return APIError(.serviceUnavailable, e.message, code: "store_unavailable", retryAfter: 5)
+        case .behind:
+            // This node's replica has not reached the `min_seq` the request asked for.
+            return APIError(.serviceUnavailable, e.message, code: "replica_behind", retryAfter: 1)
         default:
             switch e.module {
             case "MnemoTools":

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdCore
 import MnemoCore
 import MnemoModels
+import MnemoPostgres
 import MnemoTools
 
 /// What `mnemo serve` listens on and lets in.
@@ -193,8 +194,11 @@ struct Routes: Sendable {
     var metrics: ServerMetrics { services.metrics }
 
     func register(on router: Router<HTTPServer.Context>) {
-        router.get("/health") { _, _ in try json(HealthResponse(status: "ok", model: generation.modelID,
-                                                                  modelLoaded: generation.isLoaded, queue: generation.pending)) }
+        router.get("/health") { _, _ in
+            let store = memory.sharedHealth
+            return try json(HealthResponse(status: store?.stale == true ? "stale" : "ok", model: generation.modelID,
+                                           modelLoaded: generation.isLoaded, queue: generation.pending, store: store))
+        }
         router.get("/metrics") { _, _ in
             let text = metrics.render()
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -218,24 +222,26 @@ struct Routes: Sendable {
                 throw APIError.missing("source")
             }
             let namespace = request.uri.queryParameters.get("namespace")
-            let count = try await memory.delete(source: source, namespace: namespace)
-            guard count > 0 else { throw APIError.notFound("No document with source '\(source)'\(namespace.map { " in namespace '\($0)'" } ?? "").") }
-            metrics.add(.memoryChunksDeleted, Double(count))
-            return try json(DeleteResponse(deleted: count, source: source, chunkID: nil))
+            let receipt = try await memory.delete(source: source, namespace: namespace)
+            guard receipt.removed > 0 else { throw APIError.notFound("No document with source '\(source)'\(namespace.map { " in namespace '\($0)'" } ?? "").") }
+            metrics.add(.memoryChunksDeleted, Double(receipt.removed))
+            return try json(DeleteResponse(deleted: receipt.removed, source: source, chunkID: nil, seq: receipt.seq))
         }
         router.delete("/v1/memory/chunks/:id") { _, context in
             guard let id = context.parameters.get("id", as: Int64.self) else {
                 throw APIError.invalid("id", "The chunk id must be an integer.")
             }
-            guard try await memory.delete(chunkID: id) else { throw APIError.notFound("No chunk with id \(id).") }
+            let receipt = try await memory.delete(chunkID: id)
+            guard receipt.removed > 0 else { throw APIError.notFound("No chunk with id \(id).") }
             metrics.add(.memoryChunksDeleted)
-            return try json(DeleteResponse(deleted: 1, source: nil, chunkID: id))
+            return try json(DeleteResponse(deleted: 1, source: nil, chunkID: id, seq: receipt.seq))
         }
         router.post("/v1/memory/search") { request, context in
             let body = try await decode(SearchRequest.self, request, context)
             let mode = try parseMode(body.mode, param: "mode")
             let hits = try await memory.search(MemorySearch(query: body.query, k: body.k ?? 5, mode: mode, namespace: body.namespace,
-                                                            conditions: (body.where ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+                                                            conditions: (body.where ?? [:]).sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+                                                            minSeq: body.minSeq))
             metrics.add(.memorySearches)
             return try json(SearchResponse(query: body.query, mode: mode.rawValue, data: hits))
         }
@@ -245,6 +251,7 @@ struct Routes: Sendable {
             let body = try await decode(AskRequest.self, request, context)
             let options = GenerationQueue.askOptions(k: body.k, mode: try parseMode(body.mode, param: "mode"), namespace: body.namespace,
                                                      maxTokens: body.maxTokens, database: nil)
+            try await memory.waitUntilApplied(body.minSeq)
             if body.stream == true { return streamAsk(body.question, options: options) }
             return try json(try await generation.ask(body.question, options: options, memory: memory))
         }
@@ -321,14 +328,17 @@ struct Routes: Sendable {
         let model: String
         let modelLoaded: Bool
         let queue: Int
-        enum CodingKeys: String, CodingKey { case status, model, queue, modelLoaded = "model_loaded" }
+        /// A shared store: this node's replica position, the primary's, and whether the primary is away.
+        let store: SharedStoreHealth?
+        enum CodingKeys: String, CodingKey { case status, model, queue, store, modelLoaded = "model_loaded" }
     }
 
     struct DeleteResponse: Encodable {
         let deleted: Int
         let source: String?
         let chunkID: Int64?
-        enum CodingKeys: String, CodingKey { case deleted, source, chunkID = "chunk_id" }
+        let seq: Int64
+        enum CodingKeys: String, CodingKey { case deleted, source, seq, chunkID = "chunk_id" }
     }
 
     // MARK: Bodies

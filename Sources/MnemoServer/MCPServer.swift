@@ -127,17 +127,18 @@ public struct MCPToolbox: Sendable {
             return (text, try Value(added))
         case "memory_delete":
             if let id = try args.int("chunk_id") {
-                guard try await memory.delete(chunkID: Int64(id)) else { throw ToolFailure(message: "No chunk with id \(id).") }
+                let receipt = try await memory.delete(chunkID: Int64(id))
+                guard receipt.removed > 0 else { throw ToolFailure(message: "No chunk with id \(id).") }
                 generation.metrics.add(.memoryChunksDeleted)
-                return ("Deleted chunk \(id).", ["deleted": 1])
+                return ("Deleted chunk \(id).", ["deleted": 1, "seq": .int(Int(receipt.seq))])
             }
             guard let source = try args.optionalString("source") else {
                 throw ToolFailure(message: "Give 'source' (a document) or 'chunk_id' (one passage).")
             }
-            let count = try await memory.delete(source: source, namespace: try args.optionalString("namespace"))
-            guard count > 0 else { throw ToolFailure(message: "No document with source '\(source)'.") }
-            generation.metrics.add(.memoryChunksDeleted, Double(count))
-            return ("Deleted \(count) chunk(s) of \(source).", ["deleted": .int(count)])
+            let receipt = try await memory.delete(source: source, namespace: try args.optionalString("namespace"))
+            guard receipt.removed > 0 else { throw ToolFailure(message: "No document with source '\(source)'.") }
+            generation.metrics.add(.memoryChunksDeleted, Double(receipt.removed))
+            return ("Deleted \(receipt.removed) chunk(s) of \(source).", ["deleted": .int(receipt.removed), "seq": .int(Int(receipt.seq))])
         case "ask":
             let options = GenerationQueue.askOptions(k: try args.int("k"), mode: try parseMode(try args.optionalString("mode"), param: "mode"),
                                                      namespace: try args.optionalString("namespace"), maxTokens: try args.int("max_tokens"),

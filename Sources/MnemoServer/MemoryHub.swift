@@ -2,6 +2,7 @@ import Foundation
 import MnemoCore
 import MnemoIngest
 import MnemoModels
+import MnemoPostgres
 import MnemoStore
 
 /// What adding a text did.
@@ -11,9 +12,12 @@ public struct AddedDocument: Sendable, Codable, Equatable {
     public var chunkIDs: [Int64]
     /// False when the same source already held exactly this text (nothing was written).
     public var changed: Bool
+    /// A shared store's change-log position of this write (0 for the embedded store): a read on another
+    /// node that passes it as `min_seq` sees the write.
+    public var seq: Int64 = 0
 
     enum CodingKeys: String, CodingKey {
-        case source, namespace, changed
+        case source, namespace, changed, seq
         case chunkIDs = "chunk_ids"
     }
 }
@@ -25,13 +29,17 @@ public struct MemorySearch: Sendable {
     public var mode: QueryMode
     public var namespace: String?
     public var conditions: [(key: String, value: String)]
+    /// Read only once this node has applied the shared store's change `minSeq` (read-your-writes across nodes).
+    public var minSeq: Int64?
 
-    public init(query: String, k: Int = 5, mode: QueryMode = .hybrid, namespace: String? = nil, conditions: [(key: String, value: String)] = []) {
+    public init(query: String, k: Int = 5, mode: QueryMode = .hybrid, namespace: String? = nil, conditions: [(key: String, value: String)] = [],
+                minSeq: Int64? = nil) {
         self.query = query
         self.k = k
         self.mode = mode
         self.namespace = namespace
         self.conditions = conditions
+        self.minSeq = minSeq
     }
 }
 
@@ -44,8 +52,13 @@ public struct MemorySearch: Sendable {
 /// its FAISS file saved, once no write has come for `flushDelay`: between bursts of writes another mnemo
 /// process (`mnemo index`) can take the lock. A write that finds the lock held waits up to `lockTimeout`,
 /// then fails with a `StoreError(.locked)` (503 at the HTTP edge).
+///
+/// Over a shared store (PostgreSQL) the readers read this node's replica directory, the writer writes to
+/// the database and stays open, and the record's follower keeps the replica up to date.
 public final class MemoryHub: Sendable {
     public let directory: String
+    /// The shared record, when the store is one (nil for the embedded store).
+    public let shared: SharedStore?
     public let encoder: SentenceEncoder
     public let limits: Limits
 
@@ -87,12 +100,24 @@ public final class MemoryHub: Sendable {
     }
 
     /// Opens (creating if needed) the store in `directory` for writing, and `limits.readers` readers.
-    public init(directory: String, encoder: SentenceEncoder, limits: Limits = Limits()) throws {
+    public convenience init(directory: String, encoder: SentenceEncoder, limits: Limits = Limits()) throws {
+        try self.init(directory: directory, shared: nil, encoder: encoder, limits: limits)
+    }
+
+    /// Serves a shared store: `shared` follows the database's log into its replica directory.
+    public convenience init(shared: SharedStore, encoder: SentenceEncoder, limits: Limits = Limits()) throws {
+        try self.init(directory: shared.directory, shared: shared, encoder: encoder, limits: limits)
+        let service = try MemoryService(record: shared, encoder: encoder)
+        writer.value.service = service
+    }
+
+    private init(directory: String, shared: SharedStore?, encoder: SentenceEncoder, limits: Limits) throws {
         self.directory = directory
+        self.shared = shared
         self.encoder = encoder
         self.limits = limits
         // Create the store if there is none; the lock is released again at once.
-        if !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("manifest.json")) {
+        if shared == nil, !FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("manifest.json")) {
             _ = try MemoryService(storeDirectory: directory, encoder: encoder, access: .write(createWith: .flat),
                                   lockTimeout: limits.lockTimeout)
         }
@@ -121,8 +146,23 @@ public final class MemoryHub: Sendable {
     public func search(_ request: MemorySearch) async throws -> [MemoryHit] {
         let (query, filter) = try validated(request)
         let (k, mode) = (request.k, request.mode)
+        try await waitUntilApplied(request.minSeq)
         return try await withReader { service in try service.query(query, k: k, mode: mode, filter: filter).map(MemoryHit.init) }
     }
+
+    /// Waits, off the event loop, until this node's replica holds change `seq` of the shared store (a
+    /// `.behind` error after 5 s); nil or 0 returns at once. On the embedded store a positive `seq` is a 422.
+    public func waitUntilApplied(_ seq: Int64?) async throws {
+        guard let seq, seq > 0 else { return }
+        guard let shared else {
+            throw APIError.invalid("min_seq", "'min_seq' applies to a shared (PostgreSQL) store; this server's store is embedded.")
+        }
+        guard seq > shared.appliedSeq else { return }
+        try await offload(readQueue) { try shared.waitUntilApplied(seq, timeout: 5) }
+    }
+
+    /// The shared store's state for `/health` (nil for the embedded store).
+    public var sharedHealth: SharedStoreHealth? { shared?.health }
 
     /// The notes `mnemo ask` reads for `question` with `options` (MnemoCore's `AskService.notes`, on a
     /// reader connection), counted in the answering model's tokens by `countTokens`.
@@ -268,32 +308,33 @@ public final class MemoryHub: Sendable {
         guard !prepared.document.chunks.isEmpty else { throw APIError.invalid(field, "'\(field)' has no indexable text.") }
         let newDocument = prepared.document
         return try await write { service in
-            let store = service.store
-            if let existing = try store.document(source: source, namespace: namespace), existing.contentHash == hash {
-                let ids = try store.chunkIDs(ofDocument: existing.id)
-                return AddedDocument(source: source, namespace: namespace, chunkIDs: ids, changed: false)
+            let record = service.record
+            if let existing = try record.document(source: source, namespace: namespace), existing.contentHash == hash {
+                let ids = try record.chunkIDs(ofDocument: existing.id)
+                return AddedDocument(source: source, namespace: namespace, chunkIDs: ids, changed: false, seq: record.appliedSeq)
             }
-            let ids = try store.upsert(newDocument)
-            return AddedDocument(source: source, namespace: namespace, chunkIDs: ids, changed: true)
+            let receipt = try record.write(newDocument)
+            return AddedDocument(source: source, namespace: namespace, chunkIDs: receipt.chunkIDs, changed: true, seq: receipt.seq)
         }
     }
 
-    /// Deletes every chunk of `source` (in `namespace`, or in all); returns how many chunks went.
-    public func delete(source: String, namespace: String? = nil) async throws -> Int {
+    /// Deletes every chunk of `source` (in `namespace`, or in all): how many chunks went, and the change's `seq`.
+    public func delete(source: String, namespace: String? = nil) async throws -> WriteReceipt {
         guard !source.isEmpty else { throw APIError.invalid("source", "'source' must not be empty.") }
-        return try await write { try $0.store.delete(source: source, namespace: namespace) }
+        return try await write { try $0.record.remove(source: source, namespace: namespace) }
     }
 
-    /// Deletes one chunk; false if there was none with that id.
-    public func delete(chunkID: Int64) async throws -> Bool {
-        try await write { try $0.store.delete(chunkID: chunkID) }
+    /// Deletes one chunk (`removed` 0 if there was none with that id).
+    public func delete(chunkID: Int64) async throws -> WriteReceipt {
+        try await write { try $0.record.remove(chunkID: chunkID) }
     }
 
     /// On `writeQueue`: closes the writer (saving the FAISS file, releasing the lock) once it has been idle
     /// for `flushDelay`.
     private func scheduleRelease() {
         let slot = writer.value
-        guard !slot.releaseScheduled, slot.service != nil else { return }
+        // A shared store's writer stays open: its follower keeps the replica and no other process needs its lock.
+        guard shared == nil, !slot.releaseScheduled, slot.service != nil else { return }
         slot.releaseScheduled = true
         writeQueue.asyncAfter(deadline: slot.lastWrite + limits.flushDelay) { [self] in
             let slot = writer.value
@@ -311,7 +352,7 @@ public final class MemoryHub: Sendable {
     private func releaseWriter() {
         let slot = writer.value
         guard let service = slot.service else { return }
-        try? service.store.flush()
+        try? service.record.flush()
         slot.service = nil
     }
 
@@ -323,5 +364,6 @@ public final class MemoryHub: Sendable {
     /// Saves the FAISS file and releases the write lock now (on shutdown).
     public func close() async {
         _ = try? await offload(writeQueue) { [self] in releaseWriter() }
+        shared?.close()
     }
 }

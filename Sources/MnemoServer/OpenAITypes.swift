@@ -246,6 +246,13 @@ struct SearchRequest: Decodable, Sendable {
     var mode: String?
     var namespace: String?
     var `where`: [String: String]?
+    /// A shared store's change this node must have applied first (a write's `seq`).
+    var minSeq: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case query, k, mode, namespace, `where`
+        case minSeq = "min_seq"
+    }
 }
 
 /// `POST /v1/memory/ask`: `mnemo ask` over HTTP.
@@ -257,10 +264,11 @@ struct AskRequest: Decodable, Sendable {
     var maxTokens: Int?
     /// Server-sent events: `{"token": …}` as the answer is generated, then `{"result": AskResult}`.
     var stream: Bool?
+    var minSeq: Int64?
 
     enum CodingKeys: String, CodingKey {
         case question, k, mode, namespace, stream
-        case maxTokens = "max_tokens"
+        case maxTokens = "max_tokens", minSeq = "min_seq"
     }
 }
 

@@ -70,6 +70,19 @@ public struct NewDocument: Sendable {
     }
 }
 
+extension NewDocument {
+    /// Checks every vector before anything is written, in either store.
+    public func validate(dimension: Int) throws {
+        for chunk in chunks where chunk.embedding.count != dimension || chunk.sentences.contains(where: { $0.embedding.count != dimension }) {
+            throw StoreError(.badInput, "\(source): an embedding has \(chunk.embedding.count) dimensions, the store \(dimension)")
+        }
+        // A NaN vector could never be found by dense search, and would poison the index's distances.
+        for chunk in chunks where !chunk.embedding.allSatisfy(\.isFinite) || !chunk.sentences.allSatisfy({ $0.embedding.allSatisfy(\.isFinite) }) {
+            throw StoreError(.badInput, "\(source): a vector is not finite (NaN or infinity); nothing was stored")
+        }
+    }
+}
+
 /// A stored chunk as queries return it.
 public struct StoredChunk: Sendable, Codable, Equatable {
     public var id: Int64
@@ -180,12 +193,13 @@ public final class MemoryStore {
     /// Internal: other modules ask the store through its methods, never in SQL.
     let db: SQLiteDatabase
     private let lock: FileLock?
-    private var index: VectorIndex
+    // Internal, not private: MemoryStore+Replica.swift applies a shared record's changes through them.
+    var index: VectorIndex
     /// The change counter the in-memory index reflects, and the largest chunk id in it.
-    private var indexChanges: Int64
-    private var indexMaxID: Int64
+    var indexChanges: Int64
+    var indexMaxID: Int64
     private var tombstones: Set<Int64> = []
-    private var dirty = false
+    var dirty = false
     private var loadedFile: String?
     /// The schema this store has: a reader may open a store one migration behind (no sentence table).
     private let schemaVersion: Int
@@ -565,9 +579,9 @@ public final class MemoryStore {
         }
     }
 
-    private static let insertSentence = "INSERT OR REPLACE INTO sentences (chunk_id, ordinal, start_byte, end_byte, content_hash, embedding) VALUES (?, ?, ?, ?, ?, ?)"
+    static let insertSentence = "INSERT OR REPLACE INTO sentences (chunk_id, ordinal, start_byte, end_byte, content_hash, embedding) VALUES (?, ?, ?, ?, ?, ?)"
 
-    private func insertSentences(_ sentences: [NewSentence], chunk id: Int64, with insert: SQLiteStatement) throws {
+    func insertSentences(_ sentences: [NewSentence], chunk id: Int64, with insert: SQLiteStatement) throws {
         for (ordinal, sentence) in sentences.enumerated() {
             guard sentence.embedding.count == manifest.dimension else {
                 throw StoreError(.badInput, "chunk \(id): a sentence embedding has \(sentence.embedding.count) dimensions, the store \(manifest.dimension)")
@@ -604,7 +618,7 @@ public final class MemoryStore {
 
     // MARK: - Writing (the store must be opened with .write)
 
-    private func requireWriter() throws {
+    func requireWriter() throws {
         guard lock != nil else { throw StoreError(.locked, "\(directory): store opened read-only") }
     }
 
@@ -613,13 +627,7 @@ public final class MemoryStore {
     @discardableResult
     public func upsert(_ document: NewDocument) throws -> [Int64] {
         try requireWriter()
-        for chunk in document.chunks where chunk.embedding.count != manifest.dimension {
-            throw StoreError(.badInput, "\(document.source): an embedding has \(chunk.embedding.count) dimensions, the store \(manifest.dimension)")
-        }
-        // A NaN vector could never be found by dense search, and would poison the index's distances.
-        for chunk in document.chunks where !chunk.embedding.allSatisfy(\.isFinite) || !chunk.sentences.allSatisfy({ $0.embedding.allSatisfy(\.isFinite) }) {
-            throw StoreError(.badInput, "\(document.source): a vector is not finite (NaN or infinity); nothing was stored")
-        }
+        try document.validate(dimension: manifest.dimension)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let (oldIDs, newIDs) = try db.transaction { () -> ([Int64], [Int64]) in
@@ -685,7 +693,7 @@ public final class MemoryStore {
         return removed
     }
 
-    private func removeFromIndex(_ ids: [Int64]) throws {
+    func removeFromIndex(_ ids: [Int64]) throws {
         guard !ids.isEmpty else { return }
         if try !index.remove(ids) { tombstones.formUnion(ids) }
         indexChanges = try changeCounter

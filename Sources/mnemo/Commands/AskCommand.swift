@@ -59,6 +59,9 @@ struct AskCommand: ParsableCommand {
     var keepEcho = false
 
     @OptionGroup var toolOptions: ToolOptions
+    @Option(name: .customLong("min-seq"), help: ArgumentHelp("A shared store: first wait (up to 5 s) until this node has applied change N (a write's seq).", valueName: "n"))
+    var minSeq: Int64?
+
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var lm: LanguageModelOptions
     @OptionGroup var sampling: SamplingOptions
@@ -96,7 +99,8 @@ struct AskCommand: ParsableCommand {
         if context != .none && !calculatorOnly {
             let loaded = try EncoderOptions.load(encoder, threads: lm.threads)
             encoderModel = loaded
-            memory = try MemoryService(storeDirectory: storeOptions.directory, encoder: loaded, access: .read)
+            memory = try storeOptions.memory(encoder: loaded, access: .read)
+            try memory?.waitUntilApplied(minSeq)
         }
         let llm = try lm.load()
         let projection = try encoderModel.flatMap { e in context.needsProjector ? try loadProjector(projector, llm: llm, encoder: e) : nil }

@@ -52,7 +52,7 @@ struct IndexCommand: ParsableCommand {
     }
 
     func run() throws {
-        let service = try MemoryService(storeDirectory: storeOptions.directory, encoder: encoderOptions.load(), access: .write(createWith: kind))
+        let service = try storeOptions.memory(encoder: encoderOptions.load(), access: .write(createWith: kind))
         var options = IndexOptions()
         options.namespace = namespace
         options.metadata = Dictionary(try parsePairs(meta, option: "--meta"), uniquingKeysWith: { $1 })
@@ -75,7 +75,8 @@ struct IndexCommand: ParsableCommand {
         }
         print(String(format: "indexed %d file(s): %d added, %d replaced, %d unchanged; %d chunks (%d embedded, %d reused), %d sentences (%d embedded) in %.1f s → %@",
                      report.files, report.added, report.replaced, report.unchanged, report.chunks, report.embedded,
-                     report.reusedEmbeddings, report.sentences, report.sentencesEmbedded, report.seconds, storeOptions.directory))
+                     report.reusedEmbeddings, report.sentences, report.sentencesEmbedded, report.seconds, storeOptions.displayName))
+        if report.seq > 0 { print("change \(report.seq) of the shared store (read it elsewhere with --min-seq \(report.seq))") }
         if report.chunksMigrated > 0 { print("filled in the sentence vectors of \(report.chunksMigrated) chunk(s) stored before the store had them") }
         for w in report.warnings { Terminal.printError("warning: \(w)") }
         if !report.skipped.isEmpty {

@@ -27,7 +27,7 @@ struct McpCommand: AsyncParsableCommand {
     @OptionGroup var models: ServerModelOptions
 
     func run() async throws {
-        let services = try models.services(store: storeOptions.directory)
+        let services = try models.services(store: storeOptions)
         let database = db ?? ProcessInfo.processInfo.environment["MNEMO_SQL_DB"].flatMap { $0.isEmpty ? nil : $0 }
         let toolbox = MCPToolbox(memory: services.memory, generation: services.generation, defaultDatabase: database)
         try await MCPStdioServer.run(toolbox: toolbox, version: Mnemo.configuration.version)

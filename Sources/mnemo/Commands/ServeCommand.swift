@@ -26,12 +26,20 @@ struct ServerModelOptions: ParsableArguments {
     }
 
     /// The encoder, the store (its write lock taken only while writing) and the model queue.
-    func services(store: String) throws -> ServerServices {
+    func services(store: StoreOptions) throws -> ServerServices {
         threadOptions.configure()
         let sentenceEncoder = try SentenceEncoder(directory: ModelLocator.resolve(encoder))
         var limits = MemoryHub.Limits()
         limits.readers = readers
-        let memory = try MemoryHub(directory: store, encoder: sentenceEncoder, limits: limits)
+        let memory: MemoryHub
+        if store.isShared {
+            // The replica follows the database from now on; a lost connection is logged and retried.
+            let shared = try store.shared(encoder: sentenceEncoder.name, dimension: sentenceEncoder.dimension)
+            shared.startFollowing { Terminal.printError("mnemo: shared store: \($0)") }
+            memory = try MemoryHub(shared: shared, encoder: sentenceEncoder, limits: limits)
+        } else {
+            memory = try MemoryHub(directory: store.location, encoder: sentenceEncoder, limits: limits)
+        }
         let metrics = ServerMetrics()
         // The chat model is found and loaded on first use: memory-only clients never need it installed.
         let modelName = model
@@ -136,14 +144,14 @@ struct ServeCommand: AsyncParsableCommand {
             return
         }
         let settings = try settings()
-        let services = try models.services(store: storeOptions.directory)
+        let services = try models.services(store: storeOptions)
         var note = "model \(models.model) loads on the first chat request"
         do { _ = try ModelLocator.resolve(models.model) } catch {
             note = "chat requests will fail until the model is installed: \(error)"
         }
         let app = try HTTPServer.buildApplication(services: services, settings: settings) { [host, note] port in
             Terminal.printError("mnemo serve: listening on http://\(host.contains(":") ? "[\(host)]" : host):\(port)"
-                + " (store \(storeOptions.directory); \(note))")
+                + " (store \(storeOptions.displayName); \(note))")
         }
         try await app.runService()
         await services.memory.close()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MnemoCore
+import MnemoPostgres
 import MnemoStore
 
 struct QueryCommand: ParsableCommand {
@@ -32,6 +33,9 @@ struct QueryCommand: ParsableCommand {
     @Option(name: .customLong("where"), help: "Only chunks whose metadata KEY equals VALUE (repeatable).")
     var conditions: [String] = []
 
+    @Option(name: .customLong("min-seq"), help: ArgumentHelp("A shared store: first wait (up to 5 s) until this node has applied change N (a write's seq).", valueName: "n"))
+    var minSeq: Int64?
+
     @OptionGroup var storeOptions: StoreOptions
     @OptionGroup var encoderOptions: EncoderOptions
     @OptionGroup var output: OutputOptions
@@ -42,7 +46,8 @@ struct QueryCommand: ParsableCommand {
     }
 
     func run() throws {
-        let service = try MemoryService(storeDirectory: storeOptions.directory, encoder: encoderOptions.load(), access: .read)
+        let service = try storeOptions.memory(encoder: encoderOptions.load(), access: .read)
+        try service.waitUntilApplied(minSeq)
         let filter = SearchFilter(namespace: namespace, metadata: try parsePairs(conditions, option: "--where"))
         let hits = try service.query(text, k: k, mode: mode, filter: filter)
         let rows = hits.map(MemoryHit.init)
@@ -87,20 +92,20 @@ struct DeleteCommand: ParsableCommand {
     }
 
     func run() throws {
-        let store = try openStoreForWriting(storeOptions.directory)
-        var removed = 0
+        let record = try storeOptions.recordForWriting()
+        var receipt = WriteReceipt()
         if let source {
-            removed = try store.delete(source: URL(fileURLWithPath: source).standardizedFileURL.path, namespace: namespace)
+            receipt = try record.remove(source: URL(fileURLWithPath: source).standardizedFileURL.path, namespace: namespace)
         } else if let id {
-            removed = try store.delete(chunkID: id) ? 1 : 0
+            receipt = try record.remove(chunkID: id)
         }
-        try store.flush()
+        try record.flush()
         if output.json {
-            try Terminal.printJSON(["deleted_chunks": removed])
+            try Terminal.printJSON(["deleted_chunks": receipt.removed, "seq": Int(receipt.seq)])
         } else {
-            print("deleted \(removed) chunk(s)")
+            print("deleted \(receipt.removed) chunk(s)" + (receipt.seq > 0 ? " (change \(receipt.seq) of the shared store)" : ""))
         }
-        if removed == 0 { throw ExitCode(2) }
+        if receipt.removed == 0 { throw ExitCode(2) }
     }
 }
 
@@ -115,11 +120,17 @@ struct StatsCommand: ParsableCommand {
     @OptionGroup var output: OutputOptions
 
     func run() throws {
+        let health = storeOptions.isShared ? try storeOptions.shared().health : nil
         let store = try openStoreForReading(storeOptions.directory)
         let s = try store.stats()
         if output.json {
-            try Terminal.printJSON(s)
+            try Terminal.printJSON(StatsJSON(stats: s, shared: health))
             return
+        }
+        if let health {
+            print("""
+            shared:     \(health.store) (replica at change \(health.appliedSeq) of \(health.headSeq)\(health.stale ? ", primary unreachable: stale" : ""))
+            """)
         }
         print("""
         store:      \(s.directory)
@@ -130,6 +141,22 @@ struct StatsCommand: ParsableCommand {
         disk:       \(s.databaseBytes / 1024) KiB SQLite, \(s.indexBytes / 1024) KiB FAISS
         """)
     }
+}
+
+/// `stats --json`: the store's figures, and a shared store's replica position beside them.
+private struct StatsJSON: Encodable {
+    let stats: StoreStats
+    let shared: SharedStoreHealth?
+
+    func encode(to encoder: any Encoder) throws {
+        try stats.encode(to: encoder)
+        if let shared {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(shared, forKey: .shared)
+        }
+    }
+
+    enum Key: String, CodingKey { case shared }
 }
 
 struct RebuildCommand: ParsableCommand {
@@ -149,9 +176,17 @@ struct RebuildCommand: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
 
     func run() throws {
-        let store = try openStoreForWriting(storeOptions.directory)
         let start = Date()
-        try store.rebuild(kind: kind)
+        let store: MemoryStore
+        if storeOptions.isShared {
+            // A shared store's FAISS index is this node's own: rebuild the replica's.
+            let shared = try storeOptions.shared()
+            try shared.rebuildReplica(kind: kind)
+            store = try openStoreForReading(storeOptions.directory)
+        } else {
+            store = try openStoreForWriting(storeOptions.directory)
+            try store.rebuild(kind: kind)
+        }
         let s = try store.stats()
         print(String(format: "rebuilt %@ index (%@ layout) with %d vectors in %.1f s", s.indexKind, s.indexLayout, s.vectorsInIndex, Date().timeIntervalSince(start)))
     }

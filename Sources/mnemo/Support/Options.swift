@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import MnemoCore
 import MnemoModels
+import MnemoPostgres
+import MnemoStore
 import MnemoTensor
 
 /// `--threads`, one flag for every command that computes (`Runtime.configure` applies it).
@@ -175,16 +177,57 @@ enum Runtime {
 
 /// Which store to use.
 struct StoreOptions: ParsableArguments {
-    @Option(help: "Store directory (default: $MNEMO_STORE, else ~/.local/share/mnemo/store).")
+    @Option(help: ArgumentHelp("Store: a directory, or a shared store's postgresql://USER@HOST:PORT/DATABASE (default: $MNEMO_STORE, else ~/.local/share/mnemo/store).",
+                               discussion: "A shared store's password comes from PGPASSWORD, ~/.pgpass or PGPASSFILE, never from the URL."))
     var store: String?
 
-    var directory: String {
-        if let store { return store }
+    @Option(help: ArgumentHelp("A shared store's local replica directory (default: one under ~/.local/share/mnemo/replicas for the URL).", valueName: "dir"))
+    var replica: String?
+
+    @Option(name: .customLong("read-url"), help: ArgumentHelp("A shared store's streaming standby, read for the change log while it keeps up.", valueName: "url"))
+    var readURL: String?
+
+    private static var dataDirectory: String {
         let env = ProcessInfo.processInfo.environment
-        if let dir = env["MNEMO_STORE"], !dir.isEmpty { return dir }
         let data = env["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() as NSString).appendingPathComponent(".local/share")
-        return (data as NSString).appendingPathComponent("mnemo/store")
+        return (data as NSString).appendingPathComponent("mnemo")
+    }
+
+    /// The store as given: a directory or a URL.
+    var location: String {
+        if let store { return store }
+        if let env = ProcessInfo.processInfo.environment["MNEMO_STORE"], !env.isEmpty { return env }
+        return (Self.dataDirectory as NSString).appendingPathComponent("store")
+    }
+
+    var isShared: Bool { PostgresAddress.isURL(location) }
+
+    /// The directory searches read: the store itself, or the shared store's replica.
+    var directory: String {
+        guard isShared else { return location }
+        return replica ?? PostgresAddress.defaultReplica(for: location, dataDirectory: Self.dataDirectory)
+    }
+
+    /// The store as messages name it (a URL without its password).
+    var displayName: String { isShared ? PostgresAddress.redacted(location) : location }
+
+    /// The shared store, its replica brought up to date; `encoder` nil adopts the database's (for commands
+    /// without an encoder), and a database without a store is then an error.
+    func shared(encoder: String? = nil, dimension: Int? = nil) throws -> SharedStore {
+        try SharedStore(url: location, readURL: readURL, replicaDirectory: directory, encoder: encoder, dimension: dimension)
+    }
+
+    /// The memory service over this store: a shared store's writes go to PostgreSQL.
+    func memory(encoder: SentenceEncoder, access: MemoryStore.Access) throws -> MemoryService {
+        guard isShared else { return try MemoryService(storeDirectory: location, encoder: encoder, access: access) }
+        return try MemoryService(record: try shared(encoder: encoder.name, dimension: encoder.dimension), encoder: encoder)
+    }
+
+    /// The store's record for writing without an encoder (delete, rebuild).
+    func recordForWriting() throws -> any MemoryRecord {
+        guard isShared else { return try openStoreForWriting(location) }
+        return try shared()
     }
 }
 
