@@ -32,8 +32,10 @@ release:
 run: setup release
 	@bash Examples/run.sh $(BIN) $(STORE)
 
+# Under a throwaway PostgreSQL primary and streaming standby on loopback (the shared store's tests),
+# removed when the tests end.
 test: setup
-	$(SWIFT) test
+	bash Tests/Scripts/with-postgres.sh $(SWIFT) test
 
 # The tests that need no model file: suites tagged `realModel` are left out (MNEMO_CHECK=1), and
 # MNEMO_MODELS points nowhere, so a test that needs a model but lacks the tag fails here.

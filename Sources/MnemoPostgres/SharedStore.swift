@@ -322,7 +322,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
     @discardableResult
     public func catchUp(to target: Int64? = nil) throws -> Int64 {
         guard let replica else {
-            let position = try Self.position(ofReplicaIn: directory, manifest: manifest)
+            let position = try Self.position(ofReplicaIn: directory, manifest: manifest, storeID: storeID)
             state.write { $0.applied = position }
             return position
         }
@@ -339,9 +339,18 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
     }
 
     /// The position a replica directory kept by another process has reached (0 before its first change).
-    static func position(ofReplicaIn directory: String, manifest: StoreManifest) throws -> Int64 {
+    static func position(ofReplicaIn directory: String, manifest: StoreManifest, storeID: Int64) throws -> Int64 {
         let reader = try MemoryStore(directory: directory, encoder: manifest.encoder, dimension: manifest.dimension, access: .read)
-        return max(0, try reader.replicaPosition()?.seq ?? 0)
+        guard let position = try reader.replicaPosition() else {
+            if try reader.chunkCount() > 0 {
+                throw StoreError(.incompatible, "\(directory): holds an embedded store's documents, not a replica; give --replica an empty directory or an earlier replica")
+            }
+            return 0
+        }
+        guard position.origin == storeID else {
+            throw StoreError(.incompatible, "\(directory): a replica of another shared store, kept by another mnemo process; give --replica another directory")
+        }
+        return max(0, position.seq)
     }
 
     /// Under `replicaLock`.
