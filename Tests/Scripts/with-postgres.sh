@@ -9,6 +9,8 @@
 #   MNEMO_TEST_POSTGRES          postgresql://mnemo@127.0.0.1:PORT/postgres  (the primary; trust auth)
 #   MNEMO_TEST_POSTGRES_STANDBY  the same on the standby's port
 #   MNEMO_TEST_POSTGRES_BIN      the server's bin directory (createdb, psql, pg_ctl)
+#   MNEMO_TEST_POSTGRES_DATA     the clusters' directory (primary/, standby/), for tests that stop a server
+#   MNEMO_TEST_POSTGRES_AS       the prefix that runs a command as the servers' user (empty unless root)
 # PostgreSQL 15 comes from Debian (.ci/setup.sh installs it).
 set -euo pipefail
 say() { printf 'with-postgres: %s\n' "$*" >&2; }
@@ -63,5 +65,7 @@ as_pg "$BIN/pg_ctl" -D "$ROOT/standby" -l "$ROOT/standby.log" -w start >/dev/nul
 export MNEMO_TEST_POSTGRES="postgresql://mnemo@127.0.0.1:$PRIMARY_PORT/postgres"
 export MNEMO_TEST_POSTGRES_STANDBY="postgresql://mnemo@127.0.0.1:$STANDBY_PORT/postgres"
 export MNEMO_TEST_POSTGRES_BIN="$BIN"
+export MNEMO_TEST_POSTGRES_DATA="$ROOT"
+export MNEMO_TEST_POSTGRES_AS="${RUN[*]:-}"
 say "primary on 127.0.0.1:$PRIMARY_PORT, standby on 127.0.0.1:$STANDBY_PORT ($ROOT)"
 "$@"
