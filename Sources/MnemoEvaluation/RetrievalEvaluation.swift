@@ -5,9 +5,10 @@ import MnemoModels
 import MnemoStore
 
 extension SquadDataset {
-    /// A flat store in `workDirectory` with each paragraph indexed as one document through the normal
-    /// ingest path, and the paragraph id of each document's source path.
-    public func buildStore(encoder: SentenceEncoder, chunking: ChunkingOptions, workDirectory: String) throws -> (MemoryService, [String: String]) {
+    /// A flat store in `workDirectory` (or `record`, a shared store) with each paragraph indexed as one
+    /// document through the normal ingest path, and the paragraph id of each document's source path.
+    public func buildStore(encoder: SentenceEncoder, chunking: ChunkingOptions, workDirectory: String,
+                           record: (any MemoryRecord)? = nil) throws -> (MemoryService, [String: String]) {
         let docs = (workDirectory as NSString).appendingPathComponent("paragraphs")
         try FileManager.default.createDirectory(atPath: docs, withIntermediateDirectories: true)
         var paragraphOfSource: [String: String] = [:]
@@ -16,8 +17,8 @@ extension SquadDataset {
             try p.context.write(toFile: path, atomically: true, encoding: .utf8)
             paragraphOfSource[URL(fileURLWithPath: path).standardizedFileURL.path] = p.id
         }
-        let service = try MemoryService(storeDirectory: (workDirectory as NSString).appendingPathComponent("store"),
-                                        encoder: encoder, access: .write(createWith: .flat))
+        let service = try record.map { try MemoryService(record: $0, encoder: encoder) }
+            ?? MemoryService(storeDirectory: (workDirectory as NSString).appendingPathComponent("store"), encoder: encoder, access: .write(createWith: .flat))
         var options = IndexOptions()
         options.chunking = chunking
         _ = try service.index(paths: [docs], options: options)
@@ -43,8 +44,8 @@ public enum RetrievalEvaluation {
     }
 
     public static func run(squad: SquadDataset, encoder: SentenceEncoder, modes: [QueryMode], chunking: ChunkingOptions,
-                           workDirectory: String, dumpDirectory: String? = nil) throws -> [Result] {
-        let (service, paragraphOfSource) = try squad.buildStore(encoder: encoder, chunking: chunking, workDirectory: workDirectory)
+                           workDirectory: String, record: (any MemoryRecord)? = nil, dumpDirectory: String? = nil) throws -> [Result] {
+        let (service, paragraphOfSource) = try squad.buildStore(encoder: encoder, chunking: chunking, workDirectory: workDirectory, record: record)
 
         let answerable = squad.questions.filter { !$0.isImpossible }
         if let dumpDirectory { try dump(service: service, questions: answerable, paragraphOfSource: paragraphOfSource, to: dumpDirectory) }

@@ -88,8 +88,9 @@ struct ChatCommand: ParsableCommand {
             for s in sessions { print("\(s.name)\t\(s.turns) turns\tlast used \(s.updatedAt)") }
             return
         }
-        let hasDocuments = FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("manifest.json"))
-        let memory = hasDocuments && k > 0 ? try MemoryService(storeDirectory: directory, encoder: encoderModel, access: .read) : nil
+        // A shared store's conversations stay on this node, in its replica directory.
+        let hasDocuments = storeOptions.isShared || FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent("manifest.json"))
+        let memory = hasDocuments && k > 0 ? try storeOptions.memory(encoder: encoderModel, access: .read) : nil
         let llm = try lm.load()
 
         var options = ChatOptions()

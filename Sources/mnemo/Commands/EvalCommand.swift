@@ -4,6 +4,7 @@ import MnemoCore
 import MnemoEvaluation
 import MnemoIngest
 import MnemoModels
+import MnemoPostgres
 
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,9 +18,12 @@ struct EvalCommand: ParsableCommand {
             abstract: "hit@1, hit@5 and MRR@10 of the answer's paragraph, per query mode.",
             discussion: """
             Builds a temporary store with each paragraph as one document, then asks every answerable question.
+            With --store postgresql://…, the paragraphs go into that shared store instead (an empty database, or
+            one that already holds them) and the searches read this node's replica of it.
 
-            Example:
+            Examples:
               mnemo eval retrieval --squad ../shared/data/squad/squad2-dev-slice.json --json
+              mnemo eval retrieval --squad ../shared/data/squad/squad2-dev-slice.json --store postgresql://mnemo@127.0.0.1:5432/eval
             """
         )
 
@@ -41,6 +45,18 @@ struct EvalCommand: ParsableCommand {
         @Option(help: "Write the chunks and questions as JSONL here (for the reference script).")
         var dump: String?
 
+        @Option(help: ArgumentHelp("A shared store to index the paragraphs into and search, instead of a temporary directory.", valueName: "postgresql-url"))
+        var store: String?
+
+        @Option(help: ArgumentHelp("With --store: the replica directory (default: a temporary one).", valueName: "dir"))
+        var replica: String?
+
+        func validate() throws {
+            if let store, !PostgresAddress.isURL(store) {
+                throw ValidationError("--store takes a postgresql:// URL here (a directory store is made in a temporary directory anyway)")
+            }
+        }
+
         @OptionGroup var encoderOptions: EncoderOptions
         @OptionGroup var output: OutputOptions
 
@@ -48,10 +64,15 @@ struct EvalCommand: ParsableCommand {
             let data = try SquadDataset(path: squad)
             let work = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-eval-\(UUID().uuidString)").path
             defer { try? FileManager.default.removeItem(atPath: work) }
+            let encoder = try encoderOptions.load()
+            let shared = try store.map { url in
+                try SharedStore(url: url, replicaDirectory: replica ?? (work as NSString).appendingPathComponent("replica"),
+                                encoder: encoder.name, dimension: encoder.dimension)
+            }
             let results = try RetrievalEvaluation.run(
-                squad: data, encoder: encoderOptions.load(), modes: mode,
+                squad: data, encoder: encoder, modes: mode,
                 chunking: ChunkingOptions(targetTokens: chunkTokens, overlapSentences: 1, maxTokens: 254),
-                workDirectory: work, dumpDirectory: dump)
+                workDirectory: work, record: shared, dumpDirectory: dump)
             if output.json {
                 try Terminal.printJSON(["paragraphs": AnyCodable(data.paragraphs.count), "results": AnyCodable(results)])
                 return
