@@ -129,6 +129,30 @@ import Testing
         #expect(r.status == 0 && r.stdout.contains("faults: ok"), "\(r.stdout)\n\(r.stderr)")
     }
 
+    /// A role that needs a password: PGPASSWORD (or a PGPASSFILE) gives it; a wrong one is a clear error
+    /// that shows no password.
+    @Test func passwordsComeFromTheEnvironmentOrAPassFile() throws {
+        let url = try #require(ProcessInfo.processInfo.environment["MNEMO_TEST_POSTGRES_PASSWORD_URL"], "run under with-postgres.sh")
+        let dir = try temporaryDirectory()
+        let note = dir.appendingPathComponent("note.md")
+        try "The gate code is 4172.\n".write(to: note, atomically: true, encoding: .utf8)
+        let wrong = try mnemo(["index", note.path, "--store", url, "--replica", dir.appendingPathComponent("r").path],
+                              environment: ["PGPASSWORD": "not-the-password"])
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("refused the credentials") && wrong.stderr.contains("mnemo_pw@127.0.0.1")
+                && !wrong.stderr.contains("not-the-password"), "\(wrong.stderr)")
+        let right = try mnemo(["index", note.path, "--store", url, "--replica", dir.appendingPathComponent("r").path],
+                              environment: ["PGPASSWORD": "correct-horse-battery"])
+        #expect(right.status == 0, "\(right.stderr)")
+        let parts = try #require(URLComponents(string: url))
+        let passFile = dir.appendingPathComponent("pgpass")
+        try "127.0.0.1:\(parts.port ?? 0):*:mnemo_pw:correct-horse-battery\n".write(to: passFile, atomically: true, encoding: .utf8)
+        chmod(passFile.path, 0o600)
+        let viaFile = try mnemo(["query", "gate code", "--store", url, "--replica", dir.appendingPathComponent("r2").path, "--json"],
+                                environment: ["PGPASSFILE": passFile.path])
+        #expect(viaFile.status == 0 && viaFile.stdout.contains("note.md"), "\(viaFile.stderr)")
+    }
+
     /// Bad addresses on the command line: clear errors, never the password.
     @Test func badStoreURLsAreClearErrors() throws {
         let withPassword = try mnemo(["stats", "--store", "postgresql://mnemo:hunter2@127.0.0.1:1/x"])

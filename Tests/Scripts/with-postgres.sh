@@ -11,6 +11,7 @@
 #   MNEMO_TEST_POSTGRES_BIN      the server's bin directory (createdb, psql, pg_ctl)
 #   MNEMO_TEST_POSTGRES_DATA     the clusters' directory (primary/, standby/), for tests that stop a server
 #   MNEMO_TEST_POSTGRES_AS       the prefix that runs a command as the servers' user (empty unless root)
+#   MNEMO_TEST_POSTGRES_PASSWORD_URL  the primary as role mnemo_pw, which needs the password correct-horse-battery
 # PostgreSQL 15 comes from Debian (.ci/setup.sh installs it).
 set -euo pipefail
 say() { printf 'with-postgres: %s\n' "$*" >&2; }
@@ -53,9 +54,13 @@ max_connections = 200
 fsync = on
 EOF
 echo "host replication mnemo 127.0.0.1/32 trust" >>"$ROOT/primary/pg_hba.conf"
+# One role that must give a password (first match wins in pg_hba.conf), for the credential tests.
+sed -i '1i host all mnemo_pw 127.0.0.1/32 scram-sha-256' "$ROOT/primary/pg_hba.conf"
 as_pg "$BIN/pg_ctl" -D "$ROOT/primary" -l "$ROOT/primary.log" -w start >/dev/null \
   || { cat "$ROOT/primary.log" >&2; exit 1; }
 
+as_pg "$BIN/psql" -h 127.0.0.1 -p "$PRIMARY_PORT" -U mnemo -d postgres -qc \
+  "CREATE ROLE mnemo_pw LOGIN PASSWORD 'correct-horse-battery'; GRANT ALL ON SCHEMA public TO mnemo_pw" >/dev/null
 as_pg "$BIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U mnemo -D "$ROOT/standby" -R -X stream >/dev/null 2>&1 \
   || { say "pg_basebackup failed"; exit 1; }
 sed -i "s/^port = .*/port = $STANDBY_PORT/" "$ROOT/standby/postgresql.conf"
@@ -66,6 +71,7 @@ export MNEMO_TEST_POSTGRES="postgresql://mnemo@127.0.0.1:$PRIMARY_PORT/postgres"
 export MNEMO_TEST_POSTGRES_STANDBY="postgresql://mnemo@127.0.0.1:$STANDBY_PORT/postgres"
 export MNEMO_TEST_POSTGRES_BIN="$BIN"
 export MNEMO_TEST_POSTGRES_DATA="$ROOT"
+export MNEMO_TEST_POSTGRES_PASSWORD_URL="postgresql://mnemo_pw@127.0.0.1:$PRIMARY_PORT/postgres"
 export MNEMO_TEST_POSTGRES_AS="${RUN[*]:-}"
 say "primary on 127.0.0.1:$PRIMARY_PORT, standby on 127.0.0.1:$STANDBY_PORT ($ROOT)"
 "$@"
