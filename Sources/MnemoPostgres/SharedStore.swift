@@ -62,9 +62,11 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
     /// Connects, migrates the database if needed (once, under an advisory lock), checks or writes its
     /// manifest, opens the replica (`replicaDirectory`) and brings it up to date.
     /// `encoder` nil adopts the database's manifest (commands that embed nothing); a database without one is
-    /// then an error.
+    /// then an error. With `startStale`, a primary that cannot be reached is not an error when the directory
+    /// already holds a replica: the store starts from it, stale, and checks the database once it answers
+    /// (a server that restarts during an outage keeps serving searches).
     public init(url: String, readURL: String? = nil, replicaDirectory: String, encoder: String?, dimension: Int?,
-                connectTimeout: Int = 5) throws {
+                connectTimeout: Int = 5, startStale: Bool = false) throws {
         try PostgresAddress.validate(url)
         if let readURL { try PostgresAddress.validate(readURL) }
         self.url = url
@@ -72,9 +74,18 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
         address = PostgresAddress.redacted(url)
         directory = replicaDirectory
         writers = ConnectionPool(url: url, connectTimeout: connectTimeout)
-        (storeID, manifest) = try writers.borrow { c in
-            try Self.migrate(c)
-            return try Self.checkManifest(c, address: PostgresAddress.redacted(url), encoder: encoder, dimension: dimension)
+        var staleStart: (seq: Int64, error: String)?
+        do {
+            (storeID, manifest) = try writers.borrow { c in
+                try Self.migrate(c)
+                return try Self.checkManifest(c, address: PostgresAddress.redacted(url), encoder: encoder, dimension: dimension)
+            }
+        } catch let error as StoreError where error.code == .unavailable && startStale {
+            guard let kept = try? Self.keptReplica(in: replicaDirectory), encoder == nil || (kept.manifest.encoder == encoder && kept.manifest.dimension == dimension) else {
+                throw error
+            }
+            (storeID, manifest) = (kept.origin, kept.manifest)
+            staleStart = (kept.seq, error.message)
         }
         do {
             replica = try MemoryStore(directory: replicaDirectory, encoder: manifest.encoder, dimension: manifest.dimension,
@@ -85,7 +96,40 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
         if replica == nil, !FileManager.default.fileExists(atPath: (replicaDirectory as NSString).appendingPathComponent("manifest.json")) {
             throw StoreError(.locked, "\(replicaDirectory): another mnemo process is creating this replica; try again in a moment")
         }
-        _ = try catchUp()
+        if let staleStart {
+            verified = false
+            state.write { $0.primaryReachable = false; $0.lastError = staleStart.error; $0.applied = staleStart.seq }
+        } else {
+            _ = try catchUp()
+        }
+    }
+
+    /// A replica directory's record id, position and manifest (for a stale start).
+    private static func keptReplica(in directory: String) throws -> (origin: Int64, seq: Int64, manifest: StoreManifest)? {
+        let manifest = try MemoryStore.manifest(in: directory)
+        let store = try MemoryStore(directory: directory, encoder: manifest.encoder, dimension: manifest.dimension, access: .read)
+        guard let position = try store.replicaPosition(), position.seq >= 0 else { return nil }
+        return (position.origin, position.seq, manifest)
+    }
+
+    /// False after a stale start, until the database has been migrated and its manifest checked against the
+    /// replica's record id. Guarded by `verifyLock`.
+    private var verified = true
+    private let verifyLock = NSLock()
+
+    /// Before the first write or catch-up after a stale start: the database must be the record the replica follows.
+    private func ensureVerified() throws {
+        try verifyLock.withLock {
+            guard !verified else { return }
+            let (id, _) = try writers.borrow { c in
+                try Self.migrate(c)
+                return try Self.checkManifest(c, address: address, encoder: manifest.encoder, dimension: manifest.dimension)
+            }
+            guard id == storeID else {
+                throw StoreError(.incompatible, "\(address): this database holds another Mnemo store than the one \(directory) replicates; give --replica another directory")
+            }
+            verified = true
+        }
     }
 
     deinit {
@@ -178,6 +222,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
 
     public func write(_ document: NewDocument) throws -> WriteReceipt {
         try document.validate(dimension: manifest.dimension)
+        try ensureVerified()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         func json(_ m: [String: String]) throws -> String { String(decoding: try encoder.encode(m), as: UTF8.self) }
@@ -220,6 +265,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
     }
 
     public func remove(source: String, namespace: String?) throws -> WriteReceipt {
+        try ensureVerified()
         let receipt = try writers.borrow { c in
             try c.transaction { () -> WriteReceipt in
                 let scope = namespace == nil ? "" : " AND d.namespace = $2"
@@ -240,6 +286,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
     }
 
     public func remove(chunkID: Int64) throws -> WriteReceipt {
+        try ensureVerified()
         let receipt = try writers.borrow { c in
             try c.transaction { () -> WriteReceipt in
                 guard let row = try c.query("""
@@ -328,6 +375,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
         }
         return try replicaLock.withLock {
             do {
+                try ensureVerified()
                 let reached = try applyLog(to: replica, target: target)
                 state.write { $0.primaryReachable = true; $0.lastError = nil }
                 return reached

@@ -34,7 +34,11 @@ struct ServerModelOptions: ParsableArguments {
         let memory: MemoryHub
         if store.isShared {
             // The replica follows the database from now on; a lost connection is logged and retried.
-            let shared = try store.shared(encoder: sentenceEncoder.name, dimension: sentenceEncoder.dimension)
+            // A node restarted while the database is away serves its replica, stale, and catches up later.
+            let shared = try store.shared(encoder: sentenceEncoder.name, dimension: sentenceEncoder.dimension, startStale: true)
+            if shared.health.stale {
+                Terminal.printError("mnemo: \(shared.address) cannot be reached; serving the replica in \(shared.directory) (stale) until it can: \(shared.health.lastError ?? "")")
+            }
             shared.startFollowing { Terminal.printError("mnemo: shared store: \($0)") }
             memory = try MemoryHub(shared: shared, encoder: sentenceEncoder, limits: limits)
         } else {

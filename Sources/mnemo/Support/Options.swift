@@ -214,8 +214,10 @@ struct StoreOptions: ParsableArguments {
 
     /// The shared store, its replica brought up to date; `encoder` nil adopts the database's (for commands
     /// without an encoder), and a database without a store is then an error.
-    func shared(encoder: String? = nil, dimension: Int? = nil) throws -> SharedStore {
-        try SharedStore(url: location, readURL: readURL, replicaDirectory: directory, encoder: encoder, dimension: dimension)
+    /// `startStale` (servers): a primary that cannot be reached is no error when this node already has a replica.
+    func shared(encoder: String? = nil, dimension: Int? = nil, startStale: Bool = false) throws -> SharedStore {
+        try SharedStore(url: location, readURL: readURL, replicaDirectory: directory, encoder: encoder, dimension: dimension,
+                        startStale: startStale)
     }
 
     /// The memory service over this store: a shared store's writes go to PostgreSQL.
