@@ -17,6 +17,7 @@ struct IndexCommand: ParsableCommand {
           mnemo index notes/ --store ~/memory
           mnemo index journal.jsonl --namespace journal --meta owner=me --json
           mnemo index paper.pdf --chunk-tokens 200 --overlap 2
+          PGPASSWORD=... mnemo index notes/ --store postgresql://mnemo@db.example:5432/memory --json
         """
     )
 

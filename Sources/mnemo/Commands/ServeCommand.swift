@@ -67,10 +67,11 @@ struct ServeCommand: AsyncParsableCommand {
         A bearer token (--token-file, or $MNEMO_TOKEN) of 32 or more characters is required to listen beyond \
         loopback (`--new-token FILE` writes a random one, mode 0600, and exits); with one, every \
         route but /health needs "Authorization: Bearer TOKEN". The server takes the store's write lock only \
-        while it writes (released a second after the last write), so `mnemo index` can run beside it.
+        while it writes (released a second after the last write), so `mnemo index` can run beside it.         With --store postgresql://…, several servers share one memory: each keeps a replica that follows         the database (docs/SHARED-STORE.md).
 
         Examples:
           mnemo serve --store ~/memory
+          mnemo serve --store postgresql://mnemo@db.example:5432/memory --replica /var/lib/mnemo/replica
           mnemo serve --port 9000 --model smollm2
           mnemo serve --new-token ~/.config/mnemo/token
           mnemo serve --host 0.0.0.0 --token-file ~/.config/mnemo/token
