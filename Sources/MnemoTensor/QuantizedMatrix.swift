@@ -35,6 +35,12 @@ public struct QuantizedMatrix: @unchecked Sendable {
         self.data = data
     }
 
+    /// Rows `range` of this matrix, in place (rows are contiguous).
+    public func rows(_ range: Range<Int>) -> QuantizedMatrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rows, "rows \(range) of a \(rows)-row matrix")
+        return QuantizedMatrix(type: type, rows: range.count, cols: cols, data: data + range.lowerBound * rowBytes)
+    }
+
     /// Row `row` as floats.
     public func dequantizeRow(_ row: Int, into out: UnsafeMutablePointer<Float>) {
         _ = mk_dequantize(type, data + row * rowBytes, out, cols)

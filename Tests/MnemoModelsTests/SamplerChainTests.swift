@@ -485,6 +485,28 @@ final class PoisonPredictor: TokenPredictor {
         }
     }
 
+    /// A draft whose head scores only part of the vocabulary: its logits are the full head's on the kept rows
+    /// and -infinity elsewhere, and greedy speculative output is still plain greedy output.
+    @Test func realModelCheaperDraftHeadKeepsGreedyOutput() throws {
+        let llm = try smolLM.get()
+        let ids = llm.encode("def fibonacci(n):").map { DecoderInput.token($0) }
+        let full = try llm.model.forward(ids, state: llm.model.makeState(capacity: 64))
+        let cut = llm.model.makeState(capacity: 64)
+        cut.outputRows = (4096, llm.model.config.vocabSize - 100)
+        let head = try llm.model.forward(ids, state: cut)
+        #expect(Array(head[..<4096]) == Array(full[..<4096]))
+        #expect(Array(head[(llm.model.config.vocabSize - 100)...]) == Array(full[(llm.model.config.vocabSize - 100)...]))
+        #expect(head[4096..<(llm.model.config.vocabSize - 100)].allSatisfy { $0 == -.infinity })
+        for text in ["The capital of France is", "def fibonacci(n):"] {
+            let prompt = llm.encode(text).map { DecoderInput.token($0) }
+            let plain = try llm.generate(prompt, parameters: .init(maxTokens: 32, sampling: .greedy))
+            let spec = try llm.generate(prompt, parameters: .init(maxTokens: 32, sampling: .greedy, speculative: .init(
+                draft: llm, settings: .init(draftTokens: 3, adaptive: false, draftVocabulary: 2048))))
+            #expect(spec.tokens == plain.tokens, "\(text): \(spec.text) vs \(plain.text)")
+            #expect((spec.speculative?.drafted ?? 0) > 0)
+        }
+    }
+
     /// With the real model, prompt lookup over a prompt that quotes text gives the plain greedy tokens,
     /// accepts drafts, and reports logprobs for every token.
     @Test func realModelPromptLookupEqualsPlainGreedy() throws {

@@ -229,7 +229,13 @@ public final class DecoderModel: Sendable {
         Kernels.rmsNorm(first, rows: logitsRows, dim: c.dim, gamma: outputNorm.pointer, eps: c.normEps)
         // The output matrix writes every entry: no zero-fill of vocabulary-sized rows first.
         return [Float](unsafeUninitializedCapacity: logitsRows * c.vocabSize) { out, initialized in
-            if let p = out.baseAddress {
+            if let p = out.baseAddress, logitsRows == 1, let head = state.outputRows, head.kept < head.tail, head.tail <= c.vocabSize {
+                // A draft's cheaper head: only the frequent rows and the special tokens after them.
+                p.initialize(repeating: -.infinity, count: c.vocabSize)
+                var parts = [(output.rows(0..<head.kept), p)]
+                if head.tail < c.vocabSize { parts.append((output.rows(head.tail..<c.vocabSize), p + head.tail)) }
+                QuantizedMatrix.multiply(parts, input: first, count: 1, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
+            } else if let p = out.baseAddress {
                 QuantizedMatrix.multiply([(output, p)], input: first, count: logitsRows, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
             }
             initialized = logitsRows * c.vocabSize
@@ -255,6 +261,11 @@ public final class DecoderState: @unchecked Sendable {
     /// smaller ones (and decoding) by block dot products on 8-bit activations, as llama.cpp does.
     /// `Int.max` keeps every batch on the block path.
     public var sgemmMinimumRows = QuantizedMatrix.defaultSgemmMinimumRows
+    /// A draft model's cheaper output head: logits only for rows `0..<kept` (a byte-level BPE vocabulary
+    /// numbers its tokens roughly by merge order, so the common ones come first) and `tail..<vocab` (the
+    /// special tokens at the end); every other logit is -infinity. Nil: every row. Only single-position
+    /// logits use it; the target still checks every drafted token against its full vocabulary.
+    public var outputRows: (kept: Int, tail: Int)?
     let keys: [FloatBuffer]
     let values: [FloatBuffer]
     let workspace: Workspace

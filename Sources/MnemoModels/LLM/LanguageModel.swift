@@ -160,7 +160,15 @@ public final class LanguageModel: Sendable {
                 promptIDs.append(id)
             }
             try checkDraftCompatibility(draft)
-            draftState = draft.model.makeState(capacity: state.capacity)
+            let head = draft.model.makeState(capacity: state.capacity)
+            if let kept = speculative.settings.draftVocabulary, kept < draft.model.config.vocabSize {
+                // Where the special tokens sit at the end of the vocabulary (Qwen), every row from the first
+                // end-of-generation id on is kept too; where they come first (SmolLM2), `kept` holds them.
+                let vocab = draft.model.config.vocabSize
+                let firstEnd = Int(draft.endTokens.min() ?? Int32(vocab))
+                head.outputRows = (kept, firstEnd >= kept ? min(firstEnd, vocab) : vocab)
+            }
+            draftState = head
         }
         var sampler = Sampler(parameters.sampling)
         var decoder = tokenizer.streamingDecoder(renderSpecial: false)

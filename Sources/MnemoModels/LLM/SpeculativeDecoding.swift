@@ -17,16 +17,22 @@ public struct SpeculativeSettings: Sendable, Equatable {
     public var maxDraftTokens: Int
     /// Whether an adaptive length follows the measured costs (else: +1 after a round fully kept, −1 after a rejection).
     public var costModel: Bool
+    /// A draft model's cheaper head: it scores only the first `draftVocabulary` tokens (a byte-level BPE
+    /// vocabulary numbers the common ones first) and the special tokens, so it never proposes another; the
+    /// target checks every token over its whole vocabulary, so output is unchanged. Nil: the whole vocabulary.
+    public var draftVocabulary: Int?
 
-    public init(draftTokens: Int = 4, adaptive: Bool = true, maxDraftTokens: Int = 12, costModel: Bool = true) {
+    public init(draftTokens: Int = 4, adaptive: Bool = true, maxDraftTokens: Int = 12, costModel: Bool = true, draftVocabulary: Int? = nil) {
         self.draftTokens = draftTokens
         self.adaptive = adaptive
         self.maxDraftTokens = max(maxDraftTokens, draftTokens)
         self.costModel = costModel
+        self.draftVocabulary = draftVocabulary
     }
 
     public func validate() throws {
         guard draftTokens >= 1 else { throw ModelError(.badInput, "draft tokens must be ≥ 1 (got \(draftTokens))") }
+        if let n = draftVocabulary { guard n >= 256 else { throw ModelError(.badInput, "a draft vocabulary needs at least 256 tokens (got \(n))") } }
         guard maxDraftTokens <= 64 else { throw ModelError(.badInput, "at most 64 draft tokens a round (got \(maxDraftTokens))") }
     }
 }

@@ -203,6 +203,10 @@ extension BenchCommand {
             let modes = [
                 Mode(name: "greedy, target alone", sampling: .greedy, settings: nil),
                 Mode(name: "greedy, draft by cost model", sampling: .greedy, settings: SpeculativeSettings(draftTokens: 4, adaptive: true)),
+                Mode(name: "greedy, cost model, draft head 32k tokens", sampling: .greedy,
+                     settings: SpeculativeSettings(draftTokens: 4, adaptive: true, draftVocabulary: 32_768)),
+                Mode(name: "greedy, draft 2 fixed, draft head 32k tokens", sampling: .greedy,
+                     settings: SpeculativeSettings(draftTokens: 2, adaptive: false, draftVocabulary: 32_768)),
                 Mode(name: "greedy, draft 4 ±1 by acceptance", sampling: .greedy, settings: SpeculativeSettings(draftTokens: 4, adaptive: true, costModel: false)),
                 Mode(name: "greedy, draft 2 fixed", sampling: .greedy, settings: SpeculativeSettings(draftTokens: 2, adaptive: false)),
                 Mode(name: "greedy, draft 4 fixed", sampling: .greedy, settings: SpeculativeSettings(draftTokens: 4, adaptive: false)),
@@ -231,9 +235,10 @@ extension BenchCommand {
                 }
             }
             // What a round costs: one target pass over k tokens (all logits) against one token of each model.
-            func passSeconds(_ lm: LanguageModel, _ k: Int) throws -> Double {
+            func passSeconds(_ lm: LanguageModel, _ k: Int, head: (kept: Int, tail: Int)? = nil) throws -> Double {
                 let ids = promptIDs[0]
                 let state = lm.model.makeState(capacity: ids.count + 16)
+                state.outputRows = head
                 _ = try lm.model.forward(ids, state: state)
                 var times: [Double] = []
                 for _ in 0..<5 {
@@ -250,6 +255,9 @@ extension BenchCommand {
             print("|---|---:|---:|")
             let draftOne = try passSeconds(draftLM, 1)
             print(String(format: "| draft (%@), 1 token | %.1f | %.2f× |", draft, draftOne * 1000, draftOne / one))
+            let tail = Int(draftLM.endTokens.min() ?? Int32(draftLM.model.config.vocabSize))
+            let draftHead = try passSeconds(draftLM, 1, head: (32_768, tail))
+            print(String(format: "| draft (%@), 1 token, head of 32,768 tokens | %.1f | %.2f× |", draft, draftHead * 1000, draftHead / one))
             for k in [1, 2, 3, 5, 9] {
                 let t = k == 1 ? one : try passSeconds(targetLM, k)
                 print(String(format: "| target (%@), %d token%@ | %.1f | %.2f× |", target, k, k == 1 ? "" : "s", t * 1000, t / one))

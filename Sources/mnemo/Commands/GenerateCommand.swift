@@ -53,6 +53,9 @@ struct GenerateCommand: ParsableCommand {
     @Flag(help: "Keep --draft-tokens fixed (default: each round's length from the measured draft and verification times and the acceptance so far, none when drafting would lose).")
     var fixedDraft = false
 
+    @Option(help: ArgumentHelp("The draft model scores only the first N tokens of the vocabulary and the special tokens (a cheaper head; output unchanged). 0: all.", valueName: "n"))
+    var draftVocabulary = 0
+
     @OptionGroup var output: OutputOptions
 
     struct JSONOutput: Encodable {
@@ -105,7 +108,8 @@ struct GenerateCommand: ParsableCommand {
             let draft = try LanguageModel(path: ModelLocator.resolve(draftModel))
             try llm.checkDraftCompatibility(draft)
             parameters.speculative = SpeculativeParameters(
-                draft: draft, settings: SpeculativeSettings(draftTokens: draftTokens, adaptive: !fixedDraft))
+                draft: draft, settings: SpeculativeSettings(draftTokens: draftTokens, adaptive: !fixedDraft,
+                                                            draftVocabulary: draftVocabulary > 0 ? draftVocabulary : nil))
         }
         let result = try llm.generate(ids.map { .token($0) }, parameters: parameters) { _, piece in
             if !output.json {
