@@ -309,6 +309,12 @@ enum WebPage {
         const items = [["Documents", stats.documents], ["Chunks", stats.chunks], ["Index", stats.index_kind],
                        ["Disk", bytes(stats.database_bytes + stats.index_bytes)], ["Encoder", stats.encoder], ["Model", health.model],
                        ["Namespaces", Object.entries(stats.namespaces).map(([n, c]) => n + " (" + c + ")").join(", ") || "none"]];
+        // A shared store: where this node's replica stands, and whether the database can be reached.
+        if (health.store) {
+          items.push(["Shared store", health.store.store]);
+          items.push(["Replica", "change " + health.store.applied_seq + " of " + health.store.head_seq
+                      + (health.store.stale ? " — stale: the database cannot be reached, searches read the replica" : "")]);
+        }
         $("namespaces").replaceChildren(...Object.keys(stats.namespaces).sort().map((n) => { const o = el("option"); o.value = n; return o; }));
         for (const [k, v] of items) {
           const d = el("div");

@@ -121,6 +121,36 @@ import Testing
         #expect(gaps.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0", "the log's sequence numbers have no gap")
     }
 
+    /// The memory browser over a shared store, in headless Chromium: every step of the embedded store's
+    /// browser check (search, open, add, upload, delete, ask), and the facts name the database and the
+    /// replica's position.
+    @Test func theMemoryBrowserOverASharedStore() throws {
+        let python = try ServerIntegrationTests.clientsPython()
+        let url = try Self.freshDatabase()
+        let dir = try temporaryDirectory()
+        let hostile = dir.appendingPathComponent("hostile.txt")
+        try """
+            Hostile note: <script>window.__pwned=1</script> and <img src=x onerror="window.__pwned=1"> and \
+            <iframe src="javascript:window.__pwned=1"></iframe> <b>bold</b> pwned script onerror img.
+
+            """.write(to: hostile, atomically: true, encoding: .utf8)
+        let indexed = try mnemo(["index", repositoryRoot.appendingPathComponent("Examples/corpus").path, hostile.path, "--store", url,
+                                 "--replica", dir.appendingPathComponent("indexer").path])
+        try #require(indexed.status == 0, "\(indexed.stderr)")
+        let upload = dir.appendingPathComponent("aquarium.md")
+        try "# Aquarium\n\nThe aquarium heater thermostat is set to 25 degrees; the filter is rinsed every Sunday.\n"
+            .write(to: upload, atomically: true, encoding: .utf8)
+        let shots = WebPageTests.shots.appendingPathComponent("shared")
+        try FileManager.default.createDirectory(at: shots, withIntermediateDirectories: true)
+        let (server, port) = try Self.serve(url, replica: dir.appendingPathComponent("node"), logs: dir)
+        defer { server.killIfRunning() }
+        let check = try runToEnd(python, [repositoryRoot.appendingPathComponent("Tests/Scripts/browser_check.py").path, "full",
+                                          "http://127.0.0.1:\(port)", shots.path, upload.path],
+                                 environment: ["PYTHONUNBUFFERED": "1", "BROWSER_EXPECT_SHARED": "1"])
+        #expect(check.status == 0 && check.stdout.contains("browser check: all"),
+                "\(check.stdout)\n\(check.stderr.suffix(3000))\nserver: \(server.stderr.suffix(2000))")
+    }
+
     /// The primary stopped under a running node and started again (a cluster of the script's own).
     @Test func aNodeServesStaleReadsWhileThePrimaryIsDown() throws {
         let script = repositoryRoot.appendingPathComponent("Tests/Scripts")

@@ -5,8 +5,10 @@ each step into SHOTS and prints "browser check: all N passed" or exits non-zero 
 
   browser_check.py full  BASE_URL SHOTS UPLOAD_FILE    search, open, add, upload, delete, ask, keyboard, 400 px
   browser_check.py token BASE_URL SHOTS TOKEN          the token prompt of a server that has a token
+With BROWSER_EXPECT_SHARED=1, the store facts must also show a shared store's database and replica position.
 """
 import json
+import os
 import sys
 import time
 
@@ -77,6 +79,9 @@ def full(base, shots, upload):
         facts = text_of(driver, "facts")
         check("facts name documents, chunks, index, disk, encoder, model and namespaces",
               all(w in facts for w in ["Documents", "Chunks", "Index", "Disk", "Encoder", "Model", "Namespaces"]), facts)
+        if os.environ.get("BROWSER_EXPECT_SHARED") == "1":
+            check("a shared store's facts name the database and the replica's position",
+                  "Shared store" in facts and "postgresql://" in facts and "Replica" in facts and "change " in facts, facts)
         labelled = driver.execute_script(
             "return [...document.querySelectorAll('input,select,textarea')].every(e => e.labels.length > 0)")
         check("every control has a label", labelled)
