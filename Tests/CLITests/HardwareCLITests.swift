@@ -44,6 +44,10 @@ import Testing
     @Test func theUsersChoiceOfKernelsIsKept() throws {
         let kernels = try #require(try Self.report(["OPENBLAS_CORETYPE": "Haswell"])["kernels"] as? [String: String])
         #expect(kernels["blas"] == "Haswell" && kernels["blas_chosen_by"] == "environment", "\(kernels)")
+        // MNEMO_BLAS_CORE=auto applies Mnemo's rule over a shell-wide OPENBLAS_CORETYPE: the same core as a clean shell.
+        let clean = try #require(try Self.report([:])["kernels"] as? [String: String])
+        let auto = try #require(try Self.report(["OPENBLAS_CORETYPE": "Prescott", "MNEMO_BLAS_CORE": "auto"])["kernels"] as? [String: String])
+        #expect(auto["blas"]?.lowercased() == clean["blas"]?.lowercased() && auto["blas_chosen_by"] == "mnemo", "\(auto) vs \(clean)")
         let named = try #require(try Self.report(["MNEMO_BLAS_CORE": "Prescott"])["kernels"] as? [String: String])
         #expect(named["blas"] == "Prescott" && named["blas_chosen_by"] == "setting", "\(named)")
         // A name OpenBLAS does not know leaves its own choice in place (and the sgemm check passed).

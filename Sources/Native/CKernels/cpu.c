@@ -119,10 +119,14 @@ int mk_blas_select_core(const char *core) {
 __attribute__((constructor)) static void choose_blas_core_at_start(void) {
     if (!openblas_get_corename) return;
     strncpy(detected, openblas_get_corename(), sizeof detected - 1);
-    if (getenv("OPENBLAS_CORETYPE")) { strcpy(origin, "environment"); return; }
-    const char *setting = getenv("MNEMO_BLAS_CORE");  // "openblas": keep its choice; a core name: that one
-    if (setting && *setting && strcasecmp(setting, "auto")) {
-        if (!strcasecmp(setting, "openblas")) { strcpy(origin, "openblas"); return; }
+    // MNEMO_BLAS_CORE speaks for Mnemo alone, so it comes before OPENBLAS_CORETYPE, which a shell may set for
+    // every program: "auto" applies Mnemo's rule even then (raising a core below the CPU's), "openblas" keeps
+    // OpenBLAS's choice, a core name forces that one. Without it, OPENBLAS_CORETYPE is the user's word.
+    const char *setting = getenv("MNEMO_BLAS_CORE");
+    int has_setting = setting && *setting;
+    if (!has_setting && getenv("OPENBLAS_CORETYPE")) { strcpy(origin, "environment"); return; }
+    if (has_setting && strcasecmp(setting, "auto")) {
+        if (!strcasecmp(setting, "openblas")) { strcpy(origin, getenv("OPENBLAS_CORETYPE") ? "environment" : "openblas"); return; }
         strcpy(origin, mk_blas_select_core(setting) == 0 ? "setting" : "openblas");
         return;
     }

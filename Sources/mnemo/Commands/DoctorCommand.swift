@@ -11,8 +11,9 @@ struct DoctorCommand: ParsableCommand {
         discussion: """
         OpenBLAS picks its kernels by CPU model; on a model it does not know it falls back to slow SSE3
         ones. Mnemo checks that choice at start-up against the instruction sets the CPU offers and raises
-        it where it fell short (after checking one sgemm). OPENBLAS_CORETYPE, if set, is left as it is;
-        MNEMO_BLAS_CORE=openblas keeps OpenBLAS's own choice, MNEMO_BLAS_CORE=NAME forces a core type.
+        it where it fell short (after checking one sgemm). OPENBLAS_CORETYPE, if set, is left as it is, unless \
+        MNEMO_BLAS_CORE=auto asks for Mnemo's rule anyway; MNEMO_BLAS_CORE=openblas keeps OpenBLAS's own choice, \
+        MNEMO_BLAS_CORE=NAME forces a core type.
 
         Examples:
           mnemo doctor
@@ -34,7 +35,8 @@ struct DoctorCommand: ParsableCommand {
         print("cpu:       \(report.cpu.model) (\(report.cpu.cores) cores)")
         print("features:  \(report.cpu.features.joined(separator: " "))")
         let origin = switch report.kernels.blasChosenBy {
-        case "mnemo": "raised by mnemo from \(report.kernels.blasDetected), OpenBLAS's own guess"
+        case "mnemo": "raised by mnemo from \(report.kernels.blasDetected), "
+            + (ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] != nil ? "OPENBLAS_CORETYPE's, under MNEMO_BLAS_CORE=auto" : "OpenBLAS's own guess")
         case "setting": "named by MNEMO_BLAS_CORE"
         case "environment": "from OPENBLAS_CORETYPE"
         default: "OpenBLAS's own choice"
