@@ -1,5 +1,6 @@
 import Foundation
 import MnemoStore
+import Synchronization
 
 /// How this node stands with the shared record, for `/health` and `mnemo stats`.
 public struct SharedStoreHealth: Sendable, Codable, Equatable {
@@ -42,7 +43,6 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
     public let directory: String
     public let manifest: StoreManifest
     public var isShared: Bool { true }
-    public var isWritable: Bool { true }
     /// The record's random id (`mnemo_manifest.store_id`).
     public let storeID: Int64
 
@@ -52,12 +52,19 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
     private let replicaLock = NSLock()
     private var logPrimary: PostgresConnection?
     private var logStandby: PostgresConnection?
-    private let state = StateBox()
+    /// The follower's view, shared between threads.
+    private struct State {
+        var applied: Int64 = 0
+        var head: Int64 = 0
+        var primaryReachable = true
+        var lastError: String?
+    }
+    private let state = Mutex(State())
     private var follower: Thread?
-    private let stopFollowing = Atomic()
-
-    /// Whether this process keeps the replica directory (else another mnemo process on this machine does).
-    public var keepsReplica: Bool { replica != nil }
+    private let stopFollowing = Mutex(false)
+    /// Without the replica's lock: a read connection on the directory another process keeps, for its position
+    /// (opened on first use, under `replicaLock`).
+    private var positionReader: MemoryStore?
 
     /// Connects, migrates the database if needed (once, under an advisory lock), checks or writes its
     /// manifest, opens the replica (`replicaDirectory`) and brings it up to date.
@@ -98,7 +105,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
         }
         if let staleStart {
             verified = false
-            state.write { $0.primaryReachable = false; $0.lastError = staleStart.error; $0.applied = staleStart.seq }
+            state.withLock { $0.primaryReachable = false; $0.lastError = staleStart.error; $0.applied = staleStart.seq }
         } else {
             _ = try catchUp()
         }
@@ -133,7 +140,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
     }
 
     deinit {
-        stopFollowing.set()
+        stopFollowing.withLock { $0 = true }
         replicaLock.withLock { try? replica?.flush() }
     }
 
@@ -229,9 +236,6 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
         let receipt = try writers.borrow { c in
             try c.transaction { () -> WriteReceipt in
                 let seq = try Self.nextSeq(c)
-                let removed = try c.query("""
-                    SELECT count(*) FROM mnemo_chunks ch JOIN mnemo_documents d ON d.id = ch.document_id WHERE d.namespace = $1 AND d.source = $2
-                    """, [.text(document.namespace), .text(document.source)]).first?.int(0) ?? 0
                 try c.query("DELETE FROM mnemo_documents WHERE namespace = $1 AND source = $2", [.text(document.namespace), .text(document.source)])
                 guard let documentID = try c.query("""
                     INSERT INTO mnemo_documents (namespace, source, format, content_hash, bytes, metadata, indexed_at)
@@ -257,7 +261,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
                     }
                 }
                 try Self.log(c, seq: seq, sources: [(document.namespace, document.source)])
-                return WriteReceipt(chunkIDs: ids, removed: Int(removed), seq: seq)
+                return WriteReceipt(chunkIDs: ids, seq: seq)
             }
         }
         caughtUpAfterWrite(receipt.seq)
@@ -312,10 +316,8 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
     }
 
     private static func log(_ c: PostgresConnection, seq: Int64, sources: [(namespace: String, source: String)]) throws {
-        for (namespace, source) in Set(sources.map { "\($0.namespace)\u{1f}\($0.source)" }).sorted().map({ key -> (String, String) in
-            let parts = key.split(separator: "\u{1f}", maxSplits: 1, omittingEmptySubsequences: false)
-            return (String(parts[0]), String(parts[1]))
-        }) {
+        var logged = Set<[String]>()
+        for (namespace, source) in sources where logged.insert([namespace, source]).inserted {
             try c.query("INSERT INTO mnemo_log (seq, namespace, source) VALUES ($1, $2, $3)", [.int(seq), .text(namespace), .text(source)])
         }
         // Delivered to every LISTENing node when (and only if) the transaction commits.
@@ -355,10 +357,10 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
 
     // MARK: - Following the log
 
-    public var appliedSeq: Int64 { state.read { $0.applied } }
+    public var appliedSeq: Int64 { state.withLock { $0.applied } }
 
     public var health: SharedStoreHealth {
-        state.read { s in
+        state.withLock { s in
             SharedStoreHealth(store: address, replica: directory, appliedSeq: s.applied, headSeq: max(s.head, s.applied),
                               primaryReachable: s.primaryReachable, stale: !s.primaryReachable, lastError: s.lastError)
         }
@@ -369,26 +371,28 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
     @discardableResult
     public func catchUp(to target: Int64? = nil) throws -> Int64 {
         guard let replica else {
-            let position = try Self.position(ofReplicaIn: directory, manifest: manifest, storeID: storeID)
-            state.write { $0.applied = position }
+            let position = try replicaLock.withLock { try positionOfKeptReplica() }
+            state.withLock { $0.applied = position }
             return position
         }
         return try replicaLock.withLock {
             do {
                 try ensureVerified()
                 let reached = try applyLog(to: replica, target: target)
-                state.write { $0.primaryReachable = true; $0.lastError = nil }
+                state.withLock { $0.primaryReachable = true; $0.lastError = nil }
                 return reached
             } catch let error as StoreError where error.code == .unavailable {
-                state.write { $0.primaryReachable = false; $0.lastError = error.message }
+                state.withLock { $0.primaryReachable = false; $0.lastError = error.message }
                 throw error
             }
         }
     }
 
-    /// The position a replica directory kept by another process has reached (0 before its first change).
-    static func position(ofReplicaIn directory: String, manifest: StoreManifest, storeID: Int64) throws -> Int64 {
-        let reader = try MemoryStore(directory: directory, encoder: manifest.encoder, dimension: manifest.dimension, access: .read)
+    /// The position the replica directory another process keeps has reached (0 before its first change).
+    /// Under `replicaLock`.
+    private func positionOfKeptReplica() throws -> Int64 {
+        let reader = try positionReader ?? MemoryStore(directory: directory, encoder: manifest.encoder, dimension: manifest.dimension, access: .read)
+        positionReader = reader
         guard let position = try reader.replicaPosition() else {
             if try reader.chunkCount() > 0 {
                 throw StoreError(.incompatible, "\(directory): holds an embedded store's documents, not a replica; give --replica an empty directory or an earlier replica")
@@ -415,9 +419,9 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
             guard !next.seqs.isEmpty else { break }
             try replica.applyReplicated(next.changes, origin: storeID, through: next.seqs.last!)
             applied = next.seqs.last!
-            state.write { $0.applied = applied }
+            state.withLock { $0.applied = applied }
         }
-        state.write { $0.applied = applied; $0.head = max($0.head, head) }
+        state.withLock { $0.applied = applied; $0.head = max($0.head, head) }
         return applied
     }
 
@@ -426,7 +430,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
         let primary = try logConnection(primary: true)
         do {
             let head = try primary.query("SELECT seq FROM mnemo_log_head").first?.int(0) ?? 0
-            state.write { $0.head = head }
+            state.withLock { $0.head = head }
             return max(head, target ?? 0)
         } catch {
             logPrimary = nil
@@ -533,7 +537,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
             var listener: PostgresConnection?
             var lastFlush = Date()
             var lastReport = ""
-            while let self, !self.stopFollowing.isSet {
+            while let self, !self.stopFollowing.withLock({ $0 }) {
                 do {
                     if listener == nil || !(listener?.isOK ?? false) {
                         let c = try PostgresConnection(url: self.url, connectTimeout: 3, applicationName: "mnemo-follower")
@@ -547,7 +551,7 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
                     lastReport = ""
                 } catch {
                     listener = nil
-                    self.state.write { $0.primaryReachable = false; $0.lastError = "\(error)" }
+                    self.state.withLock { $0.primaryReachable = false; $0.lastError = "\(error)" }
                     let message = "\(error)"
                     if message != lastReport { report(message); lastReport = message }
                     Thread.sleep(forTimeInterval: min(interval, 1))
@@ -574,30 +578,9 @@ public final class SharedStore: MemoryRecord, @unchecked Sendable {
 
     /// Stops the follower thread (it ends within `interval`) and saves the replica.
     public func close() {
-        stopFollowing.set()
+        stopFollowing.withLock { $0 = true }
         try? flush()
     }
-}
-
-/// The follower's view, shared between threads.
-private final class StateBox: @unchecked Sendable {
-    struct State {
-        var applied: Int64 = 0
-        var head: Int64 = 0
-        var primaryReachable = true
-        var lastError: String?
-    }
-    private var value = State()
-    private let lock = NSLock()
-    func read<T>(_ body: (State) -> T) -> T { lock.withLock { body(value) } }
-    func write(_ body: (inout State) -> Void) { lock.withLock { body(&value) } }
-}
-
-private final class Atomic: @unchecked Sendable {
-    private var flag = false
-    private let lock = NSLock()
-    var isSet: Bool { lock.withLock { flag } }
-    func set() { lock.withLock { flag = true } }
 }
 
 /// Connections to the primary for writes, one borrowed per call (a session advisory lock keeps its own

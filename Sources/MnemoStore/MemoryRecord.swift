@@ -1,7 +1,7 @@
 import Foundation
 
-/// What a write did: the chunks it stored, how many it removed, and where it stands in the record's
-/// change log (`seq`; 0 for the embedded store, which keeps no log). A read that passes `seq` as its
+/// What a write did: the chunks it stored (a write) or how many it removed (a delete), and where it stands
+/// in the record's change log (`seq`; 0 for the embedded store, which keeps no log). A read that passes `seq` as its
 /// `min_seq` sees this write on any node.
 public struct WriteReceipt: Sendable, Equatable {
     public var chunkIDs: [Int64]
@@ -33,7 +33,6 @@ public protocol MemoryRecord: AnyObject {
     var address: String { get }
     /// False for the embedded store; true where other nodes write too.
     var isShared: Bool { get }
-    var isWritable: Bool { get }
 
     /// The stored document for a source, if any: (id, content hash).
     func document(source: String, namespace: String) throws -> (id: Int64, contentHash: String)?
@@ -69,8 +68,7 @@ extension MemoryStore: MemoryRecord {
     public var appliedSeq: Int64 { 0 }
 
     public func write(_ document: NewDocument) throws -> WriteReceipt {
-        let replaced = try self.document(source: document.source, namespace: document.namespace).map { try chunkIDs(ofDocument: $0.id).count } ?? 0
-        return WriteReceipt(chunkIDs: try upsert(document), removed: replaced)
+        WriteReceipt(chunkIDs: try upsert(document))
     }
 
     public func remove(source: String, namespace: String?) throws -> WriteReceipt {
