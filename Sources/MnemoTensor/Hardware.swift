@@ -41,6 +41,10 @@ public enum Hardware {
         }
     }
 
+    /// How prompt batches (32 positions and more) multiply block-quantised weights: `vnni-8bit` (the
+    /// 8-bit matrix product, mk_gemm) or `sgemm` (weights expanded to floats for OpenBLAS).
+    public static var promptKernels: String { mk_gemm_supported(Int32(MK_Q4_K)) != 0 ? "vnni-8bit" : "sgemm" }
+
     /// The float kernels (norms, activations, attention).
     public static var floatKernels: String { mk_has_avx2() != 0 ? "avx2+fma" : "generic" }
 
@@ -48,7 +52,7 @@ public enum Hardware {
     public static var report: Report {
         Report(cpu: .init(model: cpuModel, cores: ProcessInfo.processInfo.activeProcessorCount, features: features),
                kernels: .init(blas: blasCore, blasDetected: blasDetectedCore, blasChosenBy: blasCoreOrigin,
-                              quantized: quantKernels, float: floatKernels))
+                              quantized: quantKernels, prompts: promptKernels, float: floatKernels))
     }
 
     public struct Report: Codable, Sendable {
@@ -62,9 +66,10 @@ public enum Hardware {
             public var blasDetected: String
             public var blasChosenBy: String
             public var quantized: String
+            public var prompts: String
             public var float: String
             enum CodingKeys: String, CodingKey {
-                case blas, quantized, float
+                case blas, quantized, prompts, float
                 case blasDetected = "blas_detected", blasChosenBy = "blas_chosen_by"
             }
         }
@@ -75,7 +80,7 @@ public enum Hardware {
         public var summary: String {
             let chosen = kernels.blasChosenBy == "mnemo" ? " (raised from \(kernels.blasDetected))" : kernels.blasChosenBy == "environment" ? " (OPENBLAS_CORETYPE)"
                 : kernels.blasChosenBy == "setting" ? " (MNEMO_BLAS_CORE)" : ""
-            return "\(cpu.model), \(cpu.cores) cores; BLAS \(kernels.blas)\(chosen), quantized \(kernels.quantized), float \(kernels.float)"
+            return "\(cpu.model), \(cpu.cores) cores; BLAS \(kernels.blas)\(chosen), quantized \(kernels.quantized), prompts \(kernels.prompts), float \(kernels.float)"
         }
     }
 }

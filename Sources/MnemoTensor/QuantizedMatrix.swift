@@ -4,8 +4,8 @@ import CKernels
 ///
 /// `multiply` quantises the activations once into the format the blocks multiply against (Q8_0, Q8_1
 /// or Q8_K; see quants.c) and computes every output as a dot product in the block formats, split
-/// over `Parallel.threads` by rows. Only batches (`defaultSgemmMinimumRows` rows or more) expand
-/// weights to floats, a tile at a time, for sgemm.
+/// over `Parallel.threads` by rows. Batches (`defaultSgemmMinimumRows` rows or more) run an 8-bit
+/// matrix product where the CPU has VNNI, else expand the weights to floats a tile at a time for sgemm.
 public struct QuantizedMatrix: @unchecked Sendable {
     /// The GGUF type number (`MK_Q4_K` and friends in CKernels.h).
     public let type: Int32
@@ -16,6 +16,12 @@ public struct QuantizedMatrix: @unchecked Sendable {
     public var rowBytes: Int { mk_row_size(type, cols) }
     /// Bytes of one row of activations quantised for this matrix.
     public var activationRowBytes: Int { mk_row_size(mk_activation_type(type), cols) }
+
+    /// Whether batches multiply this matrix in 8 bits (`mk_gemm`: this CPU has VNNI and the format has
+    /// a kernel) rather than as float tiles through sgemm.
+    public var multipliesInEightBit: Bool {
+        mk_gemm_supported(type) != 0 && cols % (type == MK_Q4_K || type == MK_Q6_K ? 256 : 32) == 0
+    }
 
     /// The types `multiply` and `dequantizeRow` handle.
     public static func supports(type: Int32) -> Bool { mk_activation_type(type) >= 0 }
@@ -68,7 +74,11 @@ public struct QuantizedMatrix: @unchecked Sendable {
         sgemmMinimumRows: Int = defaultSgemmMinimumRows
     ) {
         if count >= sgemmMinimumRows {
-            multiplyDequantised(parts, input: x, count: count)
+            // K-quant weights multiply 8-bit activations where the CPU has VNNI; the rest goes to sgemm.
+            let eightBit = parts.filter { $0.matrix.multipliesInEightBit }
+            let floats = parts.filter { !$0.matrix.multipliesInEightBit }
+            if !eightBit.isEmpty { multiplyEightBit(eightBit, input: x, count: count, scratch: scratch) }
+            if !floats.isEmpty { multiplyDequantised(floats, input: x, count: count) }
             return
         }
         var offsets: [Int32: Int] = [:]  // activation format -> offset of its quantised copy in scratch
@@ -93,6 +103,45 @@ public struct QuantizedMatrix: @unchecked Sendable {
             for (m, out, xq) in jobs {
                 let lo = max(range.lowerBound, start) - start, hi = min(range.upperBound, start + m.rows) - start
                 if lo < hi { mk_matmul(m.type, m.data, m.cols, lo, hi, xq, count, out, m.rows) }
+                start += m.rows
+            }
+        }
+    }
+
+    /// Batches where the CPU has VNNI: the activations are quantised and laid out once per activation
+    /// format (split over the threads by positions), then `mk_gemm` decodes a tile of weight rows at a
+    /// time and multiplies it against every position in 8 bits (see quants.c). `scratch` is 64-byte
+    /// aligned and holds `mk_gemm_activation_size(cols, count)` bytes per format.
+    private static func multiplyEightBit(
+        _ parts: [(matrix: QuantizedMatrix, output: UnsafeMutablePointer<Float>)],
+        input x: UnsafePointer<Float>, count: Int, scratch: UnsafeMutableRawPointer
+    ) {
+        let cols = parts[0].matrix.cols
+        precondition(parts.allSatisfy { $0.matrix.cols == cols }, "matrices over one input have its width")
+        let rowBytes = mk_gemm_activation_size(cols, 1)
+        var prepared: [Int32: UnsafeMutableRawPointer] = [:]  // activation format -> its layout in scratch
+        var jobs: [(QuantizedMatrix, UnsafeMutablePointer<Float>, UnsafeMutableRawPointer)] = []
+        for (m, out) in parts {
+            let format = mk_activation_type(m.type)
+            let at = prepared[format] ?? {
+                let at = scratch + prepared.count * count * rowBytes
+                prepared[format] = at
+                Parallel.forEach(count, minChunk: 4) { range in
+                    mk_gemm_prepare(m.type, x + range.lowerBound * cols, cols, range.count, at + range.lowerBound * rowBytes)
+                }
+                return at
+            }()
+            jobs.append((m, out, at))
+        }
+        let total = parts.reduce(0) { $0 + $1.matrix.rows }
+        Parallel.forEach(total, minChunk: 16) { range in
+            var start = 0
+            for (m, out, at) in jobs {
+                let lo = max(range.lowerBound, start) - start, hi = min(range.upperBound, start + m.rows) - start
+                if lo < hi {
+                    let status = mk_gemm(m.type, m.data, cols, lo, hi, at, count, out, m.rows)
+                    precondition(status == 0, "mk_gemm refused a matrix mk_gemm_supported accepted")
+                }
                 start += m.rows
             }
         }

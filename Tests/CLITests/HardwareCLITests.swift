@@ -37,6 +37,7 @@ import Testing
         #expect(kernels["blas_chosen_by"] == (kernels["blas_detected"] == blas ? "openblas" : "mnemo"), "\(kernels)")
         let vnni = avx512 && features.contains("avx512vnni")
         #expect(kernels["quantized"] == (vnni ? "avx512-vnni" : avx2 ? "avx2" : "generic"))
+        #expect(kernels["prompts"] == (vnni ? "vnni-8bit" : "sgemm"))
         // Plain --version stays the bare version for scripts.
         #expect(try Self.mnemoClean(["--version"], [:]).stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "0.1.0")
     }

@@ -165,9 +165,10 @@ let nearTie: Float = 1.2
     }
 
     /// Over 400 positions of real text, Mnemo's most likely next token is llama.cpp's wherever
-    /// llama.cpp's choice is clear (each difference at a near-tie); Mnemo agrees with llama.cpp at
-    /// least as well as its own 8-bit-activation path (llama.cpp's arithmetic) agrees with its float
-    /// path (the noise that arithmetic adds); and the top logits agree closely.
+    /// llama.cpp's choice is clear (each difference at a near-tie); Mnemo's batch path (the 8-bit
+    /// matrix product where the CPU has VNNI, else float tiles through sgemm) agrees with llama.cpp at
+    /// least as well as its per-position dot products (llama.cpp's decode arithmetic) agree with that
+    /// batch path (the noise between two roundings); and the top logits agree closely.
     @Test(arguments: referenceModels)
     func teacherForcedTopOneAgreesWithLlamaCpp(name: String) throws {
         let ref = try LlamaReference.load(name).teacher_forced

@@ -165,6 +165,49 @@ private let kernelSets: [Int32] = (0...Int32(MK_QUANTS_AVX512VNNI)).reversed().f
         }
     }
 
+    /// Prompt batches in 8 bits (`mk_gemm`, AVX-512 VNNI): every row and position is the float dot
+    /// product of the dequantised weights and activations up to float rounding, over
+    /// partial row tiles, odd row counts, position tiles, a row range not at 0 and, for the 32-value
+    /// formats, a row that ends inside a 256-value layout block. Where the CPU lacks VNNI the path is
+    /// refused and callers keep sgemm.
+    @Test(arguments: [MK_Q4_0, MK_Q4_1, MK_Q5_0, MK_Q8_0, MK_Q4_K, MK_Q6_K, MK_F16].map { Int32($0) })
+    func eightBitBatchesGiveTheDotProducts(type: Int32) throws {
+        let vnni = mk_quant_kernels() >= Int32(MK_QUANTS_AVX512VNNI)
+        #expect((mk_gemm_supported(type) != 0) == (vnni && type != Int32(MK_F16)))
+        guard type != Int32(MK_F16) else { return }
+        var rng = LCG(state: UInt64(type) * 7_919 + 3)
+        let kQuant = type == Int32(MK_Q4_K) || type == Int32(MK_Q6_K)
+        let n = kQuant ? 768 : 864, rows = 37, r0 = 3  // rows 3..<37: two tiles of 16 and an odd 2
+        let wrow = mk_row_size(type, n), xrow = mk_row_size(mk_activation_type(type), n)
+        let w: [UInt8] = (0..<rows).flatMap { _ in randomBlocks(type: type, values: n, rng: &rng) }
+        for positions in [1, 3, 4, 7, 33, 70] {
+            let x = (0..<positions * n).map { i in rng.unit() * (i % 61 == 0 ? 40 : 2) }
+            let prepared = UnsafeMutableRawPointer.allocate(byteCount: max(mk_gemm_activation_size(n, positions), 64), alignment: 64)
+            defer { prepared.deallocate() }
+            mk_gemm_prepare(type, x, n, positions, prepared)
+            var out = [Float](repeating: .nan, count: positions * rows)
+            let status = w.withUnsafeBytes { mk_gemm(type, $0.baseAddress, n, r0, rows, prepared, positions, &out, rows) }
+            guard mk_gemm_supported(type) != 0 else {
+                #expect(status == -1)
+                continue
+            }
+            #expect(status == 0)
+            var xq = [UInt8](repeating: 0, count: xrow)
+            for t in 0..<positions {
+                xq.withUnsafeMutableBytes { _ = mk_quantize_activations(type, Array(x[t * n..<(t + 1) * n]), $0.baseAddress!, n) }
+                for r in 0..<rows {
+                    let got = out[t * rows + r]
+                    if r < r0 { #expect(got.isNaN, "row \(r) is outside the range and must not be written"); continue }
+                    // The float dot product of the dequantised weights and activations (Q4_1's own dot
+                    // product is further off: its Q8_1 activation sums are stored as half floats).
+                    let (want, magnitude) = referenceDot(type: type, weights: Array(w[r * wrow..<(r + 1) * wrow]), activations: xq, n: n)
+                    #expect(abs(Double(got) - want) <= 1e-6 * magnitude + 1e-6,
+                            "type \(type), \(positions) positions, row \(r) position \(t): \(got) vs \(want)")
+                }
+            }
+        }
+    }
+
     /// Every format's scales (and F32/F16 values) are checked for NaN and infinity; the index named is the
     /// first value of the broken block.
     @Test(arguments: types)

@@ -88,6 +88,19 @@ static inline void q4_K_scale_min(int j, const uint8_t *s, uint8_t *scale, uint8
     }
 }
 
+// All 8 scales and all 8 mins of a Q4_K block at once, four bytes to a 32-bit word: the same
+// values as q4_K_scale_min, for the vector kernels, where decoding them a byte at a time cost as
+// much as a quarter of the block's work. Words of the 12 bytes: a = 0..3, b = 4..7, c = 8..11.
+static inline void q4_K_scales_mins(const uint8_t *s, uint8_t sc[8], uint8_t mn[8]) {
+    uint32_t a, b, c, w[4];
+    memcpy(&a, s, 4); memcpy(&b, s + 4, 4); memcpy(&c, s + 8, 4);
+    w[0] = a & 0x3f3f3f3f;                                            // scales 0..3: low 6 bits
+    w[1] = (c & 0x0f0f0f0f) | (((a >> 6) & 0x03030303) << 4);         // scales 4..7: a nibble of c, top bits of a
+    w[2] = b & 0x3f3f3f3f;                                            // mins 0..3
+    w[3] = ((c >> 4) & 0x0f0f0f0f) | (((b >> 6) & 0x03030303) << 4);  // mins 4..7
+    memcpy(sc, w, 8); memcpy(mn, w + 2, 8);
+}
+
 // ---- Dequantisation ----
 
 int mk_dequantize(int type, const void *src, float *y, size_t n) {
@@ -527,7 +540,7 @@ static float dot_q4_K_avx2(const block_q4_K *x, const block_q8_K *y, size_t nb) 
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (size_t b = 0; b < nb; b++) {
         uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) q4_K_scale_min(j, x[b].scales, &sc[j], &mn[j]);
+        q4_K_scales_mins(x[b].scales, sc, mn);
         int mins = weighted_bsums(q4_K_mins_x2(mn), y[b].bsums);
         __m256i sum = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {  // 64 values: 32 low nibbles (sub-block 2j), 32 high (2j+1)
@@ -545,35 +558,49 @@ static float dot_q4_K_avx2(const block_q4_K *x, const block_q8_K *y, size_t nb) 
     return hsum_ps(acc) - mins_acc;
 }
 
+// Q6_K's 6-bit values q + 32 (0..63) of one half block, four registers of 32: the low four bits
+// come from ql, the top two from qh, moved onto bits 4 and 5 (a 16-bit shift spills bits between the
+// two bytes of a lane, which the mask drops).
+static inline void q6_K_half(const uint8_t *ql, const uint8_t *qh, __m256i q[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+    __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+    __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+    q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(h, 4), m30));
+    q[1] = _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(h, 2), m30));
+    q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(h, m30));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
+}
+
+// The 16-bit scale vector for the 32 values of quarter k of half `half`: scale 2k in the low 128
+// bits, 2k + 1 in the high (bytes picked into the high byte of each lane, then shifted down with sign).
+static inline __m256i q6_K_scale(__m256i scales8, int half, int k) {
+    int lo = 8 * half + 2 * k, hi = lo + 1;
+    const __m256i pick = _mm256_set_epi8(hi, -1, hi, -1, hi, -1, hi, -1, hi, -1, hi, -1, hi, -1, hi, -1,
+                                         lo, -1, lo, -1, lo, -1, lo, -1, lo, -1, lo, -1, lo, -1, lo, -1);
+    return _mm256_srai_epi16(_mm256_shuffle_epi8(scales8, pick), 8);
+}
+
 static float dot_q6_K_avx2(const block_q6_K *x, const block_q8_K *y, size_t nb) {
     float acc = 0;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
     for (size_t b = 0; b < nb; b++) {
         const int8_t *sc = x[b].scales;
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)sc);
+        __m256i scales8 = _mm256_broadcastsi128_si256(sc8);
         // The stored values are q + 32 (0..63): sum q+32 against the activations, then take away
         // 32 · scale · (activation sum) per group of 16, which the Q8_K block already holds.
-        int offset = weighted_bsums(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc)), y[b].bsums);
-        __m256i sum = _mm256_setzero_si256();
+        __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[b].bsums), _mm256_cvtepi8_epi16(sc8));
+        __m256i sum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
         for (int half = 0; half < 2; half++) {
-            const uint8_t *ql = x[b].ql + 64 * half, *qh = x[b].qh + 32 * half;
-            const int8_t *a = y[b].qs + 128 * half, *s = sc + 8 * half;
-            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            __m256i q[4] = {
-                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
-                _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
-            };
+            __m256i q[4];
+            q6_K_half(x[b].ql + 64 * half, x[b].qh + 32 * half, q);
+            const int8_t *a = y[b].qs + 128 * half;
             for (int k = 0; k < 4; k++) {
                 __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(a + 32 * k)));
-                // The first 16 values take scale s[2k], the next 16 s[2k+1].
-                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(s[2 * k + 1]), _mm_set1_epi16(s[2 * k]));
-                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, scale));
+                sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p, q6_K_scale(scales8, half, k)));
             }
         }
-        acc += h2f(x[b].d) * y[b].d * (float)(hsum_epi32(sum) - 32 * offset);
+        acc += h2f(x[b].d) * y[b].d * (float)hsum_epi32(sum);
     }
     return acc;
 }
@@ -691,7 +718,7 @@ ALWAYS_INLINE void dots_q4_K_body(const block_q4_K *x, const char *yb, size_t ys
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (size_t b = 0; b < nb; b++) {
         uint8_t sc[8], mn[8];
-        for (int j = 0; j < 8; j++) q4_K_scale_min(j, x[b].scales, &sc[j], &mn[j]);
+        q4_K_scales_mins(x[b].scales, sc, mn);
         __m256i sum[MK_POSITIONS];
         for (int i = 0; i < n; i++) sum[i] = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
@@ -721,25 +748,19 @@ ALWAYS_INLINE void dots_q4_K_body(const block_q4_K *x, const char *yb, size_t ys
 ALWAYS_INLINE void dots_q6_K_body(const block_q6_K *x, const char *yb, size_t ys, size_t nb, const int n, float *out, size_t os) {
     float acc[MK_POSITIONS];
     for (int i = 0; i < n; i++) acc[i] = 0;
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
     for (size_t b = 0; b < nb; b++) {
-        const int8_t *sc = x[b].scales;
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
+        __m256i scales8 = _mm256_broadcastsi128_si256(sc8), scales16 = _mm256_cvtepi8_epi16(sc8);
         __m256i sum[MK_POSITIONS];
-        for (int i = 0; i < n; i++) sum[i] = _mm256_setzero_si256();
+        for (int i = 0; i < n; i++) {
+            __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)YB(block_q8_K, i)->bsums), scales16);
+            sum[i] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
+        }
         for (int half = 0; half < 2; half++) {
-            const uint8_t *ql = x[b].ql + 64 * half, *qh = x[b].qh + 32 * half;
-            const int8_t *s = sc + 8 * half;
-            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            __m256i q[4] = {
-                _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
-                _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)),
-            };
+            __m256i q[4];
+            q6_K_half(x[b].ql + 64 * half, x[b].qh + 32 * half, q);
             for (int k = 0; k < 4; k++) {
-                __m256i scale = _mm256_set_m128i(_mm_set1_epi16(s[2 * k + 1]), _mm_set1_epi16(s[2 * k]));
+                __m256i scale = q6_K_scale(scales8, half, k);
                 for (int i = 0; i < n; i++) {
                     const int8_t *a = YB(block_q8_K, i)->qs + 128 * half;
                     __m256i p = _mm256_maddubs_epi16(q[k], _mm256_loadu_si256((const __m256i *)(a + 32 * k)));
@@ -748,12 +769,7 @@ ALWAYS_INLINE void dots_q6_K_body(const block_q6_K *x, const char *yb, size_t ys
             }
         }
         float dx = h2f(x[b].d);
-        __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)sc));
-        for (int i = 0; i < n; i++) {
-            const block_q8_K *y = YB(block_q8_K, i);
-            int offset = weighted_bsums(scales16, y->bsums);
-            acc[i] += dx * y->d * (float)(hsum_epi32(sum[i]) - 32 * offset);
-        }
+        for (int i = 0; i < n; i++) acc[i] += dx * YB(block_q8_K, i)->d * (float)hsum_epi32(sum[i]);
     }
     for (int i = 0; i < n; i++) out[i * os] = acc[i];
 }
@@ -985,3 +1001,257 @@ void mk_matmul(int type, const void *w, size_t cols, size_t r0, size_t r1,
                 out[t * ldo + r] = mk_vec_dot(type, wb + r * wrow, xb + t * xrow, cols);
     }
 }
+
+// ---- Prompt batches in 8 bits, AVX-512 VNNI: block-quantised weights times many positions ----
+//
+// For 32 positions and more (a prompt) the dot products above spend most of their operations applying
+// scales: per 32 values and position, 3 for the K-quants' 16-bit sub-block scales, 2 for a block's
+// float scale. Here both sides are first laid out so that one VPDPBUSD lane sums one 16-value chunk
+// (Q8_K's `bsums` unit; a Q6_K sub-block, half a Q4_K sub-block or of a 32-value block): four cover
+// 256 values for 16 chunks at once, and the scales are applied once per 256 values in floats. A tile
+// of weight rows is decoded into that layout once and used against every position; each position's
+// activations are quantised as the decode path quantises them (Q8_K, or Q8_0 for the 32-value
+// formats) and laid out once per batch. The integer sums are the dot products', the floats are added
+// in another order: results differ from the single-position kernels by rounding only, as sgemm's did
+// (this path replaces dequantising to floats for sgemm where the CPU has VNNI).
+
+// 256 values of either side (zero-padded past the row's end), 64-byte aligned: byte 64·g + 4·c + k
+// holds value 16·c + 4·g + k (chunk c, group g), then 16 floats, then 16 more. Weights: the weights
+// are (u − offset) · scale per chunk with u unsigned; `scale` holds each chunk's scale and `min`
+// what one unit of the activations' chunk sum takes away (offset · scale, or the Q4_K/Q4_1 mins).
+// Activations: `dsum` holds d · the chunk's integer sum, `d` each chunk's d.
+typedef struct { uint8_t qs[256]; float scale[16]; float min[16]; } gemm_weight_block;
+typedef struct { int8_t qs[256]; float dsum[16]; float d[16]; } gemm_act_block;
+_Static_assert(sizeof(gemm_weight_block) == 384 && sizeof(gemm_act_block) == 384, "gemm blocks");
+
+static int gemm_k_quant(int type) { return type == MK_Q4_K || type == MK_Q6_K; }
+static size_t gemm_blocks(size_t cols) { return (cols + 255) / 256; }
+
+int mk_gemm_supported(int type) {
+    static int off = -1;  // benchmarks compare with sgemm in one run: MNEMO_GEMM8=off
+    if (off < 0) { const char *e = getenv("MNEMO_GEMM8"); off = e && !strcmp(e, "off"); }
+    if (off || mk_quant_kernels() < MK_QUANTS_AVX512VNNI) return 0;
+    return gemm_k_quant(type) || type == MK_Q4_0 || type == MK_Q4_1 || type == MK_Q5_0 || type == MK_Q8_0;
+}
+
+size_t mk_gemm_activation_size(size_t cols, size_t ntok) { return ntok * gemm_blocks(cols) * sizeof(gemm_act_block); }
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
+
+// 256 values in natural order (four registers of 64) to the chunk-major layout above: group g of
+// the result takes dword 4·c + g of the input for chunks c = 0..15.
+static inline void gemm_layout(const __m512i n[4], uint8_t *dst) {
+    for (int g = 0; g < 4; g++) {
+        const __m512i idx = _mm512_set_epi32(28 + g, 24 + g, 20 + g, 16 + g, 12 + g, 8 + g, 4 + g, g,
+                                             28 + g, 24 + g, 20 + g, 16 + g, 12 + g, 8 + g, 4 + g, g);
+        __m512i lo = _mm512_permutex2var_epi32(n[0], idx, n[1]);  // chunks 0..7
+        __m512i hi = _mm512_permutex2var_epi32(n[2], idx, n[3]);  // chunks 8..15
+        _mm512_storeu_si512(dst + 64 * g, _mm512_inserti64x4(lo, _mm512_castsi512_si256(hi), 1));
+    }
+}
+
+static inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+
+static void gemm_decode_q4_K(const block_q4_K *x, gemm_weight_block *out, size_t nb) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    for (size_t b = 0; b < nb; b++) {
+        __m512i n[4];
+        for (int j = 0; j < 4; j++) {  // 64 values: 32 low nibbles (sub-block 2j), 32 high (2j+1)
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * j));
+            n[j] = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+        }
+        gemm_layout(n, out[b].qs);
+        float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+        for (int j = 0; j < 8; j++) {
+            uint8_t sc, mn;
+            q4_K_scale_min(j, x[b].scales, &sc, &mn);
+            out[b].scale[2 * j] = out[b].scale[2 * j + 1] = d * sc;
+            out[b].min[2 * j] = out[b].min[2 * j + 1] = dmin * mn;
+        }
+    }
+}
+
+static void gemm_decode_q6_K(const block_q6_K *x, gemm_weight_block *out, size_t nb) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
+    for (size_t b = 0; b < nb; b++) {
+        __m512i n[4];
+        for (int half = 0; half < 2; half++) {  // stored as q + 32 (0..63), as the dot products read them
+            const uint8_t *ql = x[b].ql + 64 * half, *qh = x[b].qh + 32 * half;
+            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            n[2 * half] = join(_mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
+                               _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)));
+            n[2 * half + 1] = join(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
+                                   _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)));
+        }
+        gemm_layout(n, out[b].qs);
+        float d = h2f(x[b].d);
+        for (int c = 0; c < 16; c++) {  // value = d · scale · (q − 32)
+            out[b].scale[c] = d * x[b].scales[c];
+            out[b].min[c] = 32 * d * x[b].scales[c];
+        }
+    }
+}
+
+// The 32-value formats, 8 blocks to a 256-value layout block (the row's last one zero-padded). Each
+// block's 32 values as unsigned bytes, its scale, and what a unit of activation sum takes away.
+static inline __m256i gemm_unsigned_32(int type, const void *row, size_t i, float *scale, float *min) {
+    switch (type) {
+    case MK_Q8_0: {  // q + 128: (u − 128) · d
+        const block_q8_0 *x = (const block_q8_0 *)row + i;
+        *scale = h2f(x->d); *min = 128 * *scale;
+        return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)x->qs), _mm256_set1_epi8((char)0x80));
+    }
+    case MK_Q4_0: {
+        const block_q4_0 *x = (const block_q4_0 *)row + i;
+        *scale = h2f(x->d); *min = 8 * *scale;
+        return unpack_nibbles(x->qs);
+    }
+    case MK_Q5_0: {
+        const block_q5_0 *x = (const block_q5_0 *)row + i;
+        *scale = h2f(x->d); *min = 16 * *scale;
+        return _mm256_or_si256(unpack_nibbles(x->qs), _mm256_and_si256(bits_to_bytes(x->qh), _mm256_set1_epi8(0x10)));
+    }
+    default: {  // Q4_1: u · d + m
+        const block_q4_1 *x = (const block_q4_1 *)row + i;
+        *scale = h2f(x->d); *min = -h2f(x->m);
+        return unpack_nibbles(x->qs);
+    }
+    }
+}
+
+static void gemm_decode_32(int type, const void *row, size_t cols, gemm_weight_block *out) {
+    size_t blocks = cols / 32;
+    for (size_t b = 0; b < gemm_blocks(cols); b++) {
+        __m256i v[8];
+        for (int j = 0; j < 8; j++) {
+            size_t i = 8 * b + j;
+            float scale = 0, min = 0;
+            v[j] = i < blocks ? gemm_unsigned_32(type, row, i, &scale, &min) : _mm256_setzero_si256();
+            out[b].scale[2 * j] = out[b].scale[2 * j + 1] = scale;
+            out[b].min[2 * j] = out[b].min[2 * j + 1] = min;
+        }
+        __m512i n[4] = { join(v[0], v[1]), join(v[2], v[3]), join(v[4], v[5]), join(v[6], v[7]) };
+        gemm_layout(n, out[b].qs);
+    }
+}
+
+void mk_gemm_prepare(int type, const float *x, size_t cols, size_t ntok, void *dst) {
+    size_t nb = gemm_blocks(cols);
+    gemm_act_block *out = dst;
+    for (size_t t = 0; t < ntok; t++, x += cols) {
+        for (size_t b = 0; b < nb; b++) {
+            gemm_act_block *a = &out[t * nb + b];
+            int8_t qs[256] = {0};
+            if (gemm_k_quant(type)) {
+                block_q8_K q;
+                quantize_q8_K(x + b * 256, &q, 256);
+                memcpy(qs, q.qs, 256);
+                for (int c = 0; c < 16; c++) { a->d[c] = q.d; a->dsum[c] = q.d * (float)q.bsums[c]; }
+            } else {
+                size_t n = cols - b * 256 < 256 ? cols - b * 256 : 256;
+                block_q8_0 q[8];
+                quantize_q8_0(x + b * 256, q, n, 0);
+                for (int j = 0; j < 8; j++) {
+                    int live = 32 * j < (int)n;
+                    if (live) memcpy(qs + 32 * j, q[j].qs, 32);
+                    float d = live ? h2f(q[j].d) : 0;
+                    for (int h = 0; h < 2; h++) {
+                        int sum = 0;
+                        for (int k = 0; k < 16; k++) sum += qs[32 * j + 16 * h + k];
+                        a->d[2 * j + h] = d;
+                        a->dsum[2 * j + h] = d * (float)sum;
+                    }
+                }
+            }
+            __m512i n[4];
+            for (int j = 0; j < 4; j++) n[j] = _mm512_loadu_si512(qs + 64 * j);
+            gemm_layout(n, (uint8_t *)a->qs);
+        }
+    }
+}
+
+// R weight rows against P positions over all blocks; the accumulators stay in registers.
+ALWAYS_INLINE void gemm_tile(const gemm_weight_block *w, size_t wstride, const gemm_act_block *a, size_t astride,
+                             size_t nb, const int R, const int P, float *out, size_t ldo) {
+    __m512 acc[2][4];
+    for (int r = 0; r < R; r++)
+        for (int p = 0; p < P; p++) acc[r][p] = _mm512_setzero_ps();
+    for (size_t b = 0; b < nb; b++) {
+        __m512i u[2][4];
+        __m512 scale[2], min[2];
+        for (int r = 0; r < R; r++) {
+            const gemm_weight_block *wb = w + r * wstride + b;
+            for (int g = 0; g < 4; g++) u[r][g] = _mm512_load_si512(wb->qs + 64 * g);
+            scale[r] = _mm512_load_ps(wb->scale);
+            min[r] = _mm512_load_ps(wb->min);
+        }
+        for (int p = 0; p < P; p++) {
+            const gemm_act_block *ab = a + p * astride + b;
+            __m512i q[4];
+            for (int g = 0; g < 4; g++) q[g] = _mm512_load_si512(ab->qs + 64 * g);
+            __m512 dsum = _mm512_load_ps(ab->dsum), d = _mm512_load_ps(ab->d);
+            for (int r = 0; r < R; r++) {
+                __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u[r][0], q[0]);
+                for (int g = 1; g < 4; g++) s = _mm512_dpbusd_epi32(s, u[r][g], q[g]);
+                acc[r][p] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(scale[r], d), acc[r][p]);
+                acc[r][p] = _mm512_fnmadd_ps(min[r], dsum, acc[r][p]);
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int p = 0; p < P; p++) out[p * ldo + r] = _mm512_reduce_add_ps(acc[r][p]);
+}
+
+static void gemm_tile_any(const gemm_weight_block *w, size_t wstride, const gemm_act_block *a, size_t astride,
+                          size_t nb, int R, int P, float *out, size_t ldo) {
+    if (R == 2) {
+        switch (P) {
+        case 4: gemm_tile(w, wstride, a, astride, nb, 2, 4, out, ldo); return;
+        case 3: gemm_tile(w, wstride, a, astride, nb, 2, 3, out, ldo); return;
+        case 2: gemm_tile(w, wstride, a, astride, nb, 2, 2, out, ldo); return;
+        default: gemm_tile(w, wstride, a, astride, nb, 2, 1, out, ldo); return;
+        }
+    }
+    switch (P) {
+    case 4: gemm_tile(w, wstride, a, astride, nb, 1, 4, out, ldo); return;
+    case 3: gemm_tile(w, wstride, a, astride, nb, 1, 3, out, ldo); return;
+    case 2: gemm_tile(w, wstride, a, astride, nb, 1, 2, out, ldo); return;
+    default: gemm_tile(w, wstride, a, astride, nb, 1, 1, out, ldo); return;
+    }
+}
+
+int mk_gemm(int type, const void *w, size_t cols, size_t r0, size_t r1, const void *xp, size_t ntok, float *out, size_t ldo) {
+    if (!mk_gemm_supported(type) || cols % (gemm_k_quant(type) ? 256 : 32) || (uintptr_t)xp % 64) return -1;
+    size_t nb = gemm_blocks(cols), wrow = mk_row_size(type, cols);
+    const gemm_act_block *act = xp;
+    // A tile of rows decoded once (16 rows · 35 blocks · 384 bytes at most here: L2), then positions
+    // in tiles that stay in L2 beside it while each pair of rows passes over them.
+    const size_t row_tile = 16, pos_tile = 32;
+    gemm_weight_block *tile = aligned_alloc(64, row_tile * nb * sizeof(gemm_weight_block));
+    if (!tile) return -1;
+    for (size_t rt = r0; rt < r1; rt += row_tile) {
+        size_t rows = r1 - rt < row_tile ? r1 - rt : row_tile;
+        for (size_t i = 0; i < rows; i++) {
+            const void *row = (const char *)w + (rt + i) * wrow;
+            if (type == MK_Q4_K) gemm_decode_q4_K(row, tile + i * nb, nb);
+            else if (type == MK_Q6_K) gemm_decode_q6_K(row, tile + i * nb, nb);
+            else gemm_decode_32(type, row, cols, tile + i * nb);
+        }
+        for (size_t pt = 0; pt < ntok; pt += pos_tile) {
+            size_t pe = pt + pos_tile < ntok ? pt + pos_tile : ntok;
+            for (size_t i = 0; i < rows; i += 2) {
+                int R = rows - i >= 2 ? 2 : 1;
+                for (size_t p = pt; p < pe; p += 4) {
+                    int P = pe - p >= 4 ? 4 : (int)(pe - p);
+                    gemm_tile_any(tile + i * nb, nb, act + p * nb, nb, nb, R, P, out + p * ldo + rt + i, ldo);
+                }
+            }
+        }
+    }
+    free(tile);
+    return 0;
+}
+
+#pragma clang attribute pop

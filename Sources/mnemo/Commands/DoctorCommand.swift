@@ -43,6 +43,7 @@ struct DoctorCommand: ParsableCommand {
         }
         print("blas:      OpenBLAS \(report.kernels.blas) kernels (\(origin))")
         print("quantized: \(report.kernels.quantized) dot products")
+        print("prompts:   \(report.kernels.prompts == "vnni-8bit" ? "8-bit matrix products (VNNI)" : "weights to floats for sgemm")")
         print("float:     \(report.kernels.float) kernels")
         print("models:    \(models.isEmpty ? "none installed in \(ModelLocator.modelsDirectory) (run `make setup`)" : models.joined(separator: ", "))")
     }

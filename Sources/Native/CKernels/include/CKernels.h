@@ -96,6 +96,19 @@ float mk_vec_dot(int weight_type, const void *w, const void *xq, size_t n);
 /// out[t * ldo + r] = dot(weight row r, activation row t) for rows r0 <= r < r1 and tokens t < ntok.
 void mk_matmul(int weight_type, const void *w, size_t cols, size_t r0, size_t r1,
                const void *xq, size_t ntok, float *out, size_t ldo);
+/// Prompt batches in 8 bits (AVX-512 VNNI; Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K): whether `mk_gemm` takes
+/// this type on this CPU.
+int mk_gemm_supported(int weight_type);
+/// Bytes `mk_gemm_prepare` writes for `ntok` rows of `cols` activations.
+size_t mk_gemm_activation_size(size_t cols, size_t ntok);
+/// Quantises x[ntok × cols] as the decode path does for `weight_type` (Q8_K for the K-quants, Q8_0 for
+/// the others) and lays it out for `mk_gemm` at `dst`,
+/// 64-byte aligned; rows are `mk_gemm_activation_size(cols, 1)` bytes apart, so a range of rows can be
+/// prepared on its own.
+void mk_gemm_prepare(int weight_type, const float *x, size_t cols, size_t ntok, void *dst);
+/// out[t * ldo + r] = weight row r · activation row t for r0 <= r < r1, t < ntok; -1 if unsupported.
+int mk_gemm(int weight_type, const void *w, size_t cols, size_t r0, size_t r1,
+            const void *xp, size_t ntok, float *out, size_t ldo);
 /// The dot-product kernels: portable C, AVX2 (+FMA, F16C), AVX-512 (F, BW, DQ, VL) with VNNI.
 enum { MK_QUANTS_GENERIC = 0, MK_QUANTS_AVX2 = 1, MK_QUANTS_AVX512VNNI = 2 };
 /// The set in use: the best this CPU supports unless forced.
