@@ -67,17 +67,18 @@ public struct QuantizedMatrix: @unchecked Sendable {
 
     /// Several matrices over the same input (Q, K and V; gate and up) in one parallel region: the
     /// activations are quantised once per format and the rows of all of them are split together;
-    /// or, for `sgemmMinimumRows` rows and more, float tiles and sgemm.
+    /// or, for `sgemmMinimumRows` rows and more, 8-bit matrix products (where the CPU has VNNI, unless
+    /// `eightBit` is false) or float tiles and sgemm.
     public static func multiply(
         _ parts: [(matrix: QuantizedMatrix, output: UnsafeMutablePointer<Float>)],
         input x: UnsafePointer<Float>, count: Int, scratch: UnsafeMutableRawPointer,
-        sgemmMinimumRows: Int = defaultSgemmMinimumRows
+        sgemmMinimumRows: Int = defaultSgemmMinimumRows, eightBit: Bool = true
     ) {
         if count >= sgemmMinimumRows {
-            // K-quant weights multiply 8-bit activations where the CPU has VNNI; the rest goes to sgemm.
-            let eightBit = parts.filter { $0.matrix.multipliesInEightBit }
-            let floats = parts.filter { !$0.matrix.multipliesInEightBit }
-            if !eightBit.isEmpty { multiplyEightBit(eightBit, input: x, count: count, scratch: scratch) }
+            // 8-bit matrix products where the CPU has VNNI (and `eightBit`); the rest goes to sgemm.
+            let inEightBit = parts.filter { eightBit && $0.matrix.multipliesInEightBit }
+            let floats = parts.filter { !(eightBit && $0.matrix.multipliesInEightBit) }
+            if !inEightBit.isEmpty { multiplyEightBit(inEightBit, input: x, count: count, scratch: scratch) }
             if !floats.isEmpty { multiplyDequantised(floats, input: x, count: count) }
             return
         }

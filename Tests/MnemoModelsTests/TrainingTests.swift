@@ -121,8 +121,10 @@ import Testing
         let llm = try smolLM.get()
         let decoder = TrainableDecoder(llm.model)
         let ids = llm.encode("Mnemo keeps each memory as one vector; the projector turns that vector into a token the model reads. It runs offline, on your own machine, every day.")
-        #expect(ids.count >= 32)  // the inference decoder's float (sgemm) path
-        let reference = try llm.model.forward(ids.map { .token($0) }, state: llm.model.makeState(capacity: 128), logits: .all)
+        #expect(ids.count >= 32)  // the inference decoder's batch path, kept on floats (sgemm) on every CPU
+        let floats = llm.model.makeState(capacity: 128)
+        floats.floatBatches = true
+        let reference = try llm.model.forward(ids.map { .token($0) }, state: floats, logits: .all)
         // Packed after another sequence: positions restart, attention stays inside each sequence.
         let other = llm.encode("Unrelated text first.").map { DecoderInput.token($0) }
         let tape = try decoder.forward([other, ids.map { .token($0) }], logitRows: Array(other.count..<other.count + ids.count))

@@ -190,7 +190,7 @@ public final class DecoderModel: Sendable {
             Kernels.rmsNorm(h, rows: n, dim: c.dim, gamma: layer.attnNorm.pointer, eps: c.normEps)
             let q = ws.q.pointer
             let k = state.keys[l].pointer + p0 * c.kvDim, v = state.values[l].pointer + p0 * c.kvDim
-            QuantizedMatrix.multiply([(layer.wq, q), (layer.wk, k), (layer.wv, v)], input: h, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
+            QuantizedMatrix.multiply([(layer.wq, q), (layer.wk, k), (layer.wv, v)], input: h, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows, eightBit: !state.floatBatches)
             if let b = layer.bq { addBias(b, to: q, rows: n, cols: c.qDim) }
             if let b = layer.bk { addBias(b, to: k, rows: n, cols: c.kvDim) }
             if let b = layer.bv { addBias(b, to: v, rows: n, cols: c.kvDim) }
@@ -210,16 +210,16 @@ public final class DecoderModel: Sendable {
                         scale: scale, causalOffset: p0, scratch: scores)
                 }
             }
-            QuantizedMatrix.multiply([(layer.wo, h)], input: attn, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
+            QuantizedMatrix.multiply([(layer.wo, h)], input: attn, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows, eightBit: !state.floatBatches)
             Kernels.add(h, into: x, count: n * c.dim)
 
             // Feed-forward block.
             h.update(from: x, count: n * c.dim)
             Kernels.rmsNorm(h, rows: n, dim: c.dim, gamma: layer.ffnNorm.pointer, eps: c.normEps)
             let g = ws.gate.pointer, u = ws.up.pointer
-            QuantizedMatrix.multiply([(layer.gate, g), (layer.up, u)], input: h, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
+            QuantizedMatrix.multiply([(layer.gate, g), (layer.up, u)], input: h, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows, eightBit: !state.floatBatches)
             Kernels.swiglu(gate: g, up: u, count: n * c.ffnDim)
-            QuantizedMatrix.multiply([(layer.down, h)], input: g, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
+            QuantizedMatrix.multiply([(layer.down, h)], input: g, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows, eightBit: !state.floatBatches)
             Kernels.add(h, into: x, count: n * c.dim)
         }
         state.count += n
@@ -234,9 +234,9 @@ public final class DecoderModel: Sendable {
                 p.initialize(repeating: -.infinity, count: c.vocabSize)
                 var parts = [(output.rows(0..<head.kept), p)]
                 if head.tail < c.vocabSize { parts.append((output.rows(head.tail..<c.vocabSize), p + head.tail)) }
-                QuantizedMatrix.multiply(parts, input: first, count: 1, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
+                QuantizedMatrix.multiply(parts, input: first, count: 1, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows, eightBit: !state.floatBatches)
             } else if let p = out.baseAddress {
-                QuantizedMatrix.multiply([(output, p)], input: first, count: logitsRows, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows)
+                QuantizedMatrix.multiply([(output, p)], input: first, count: logitsRows, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows, eightBit: !state.floatBatches)
             }
             initialized = logitsRows * c.vocabSize
         }
@@ -257,10 +257,13 @@ public final class DecoderState: @unchecked Sendable {
     public internal(set) var count = 0
     /// Most positions one forward batch processes; longer inputs run in several batches.
     public let batchCapacity: Int
-    /// Batches of at least this many positions multiply by sgemm on float tiles of the weights;
-    /// smaller ones (and decoding) by block dot products on 8-bit activations, as llama.cpp does.
-    /// `Int.max` keeps every batch on the block path.
+    /// Batches of at least this many positions run the batch path (below); smaller ones (and
+    /// decoding) block dot products on 8-bit activations, as llama.cpp does. `Int.max` keeps every
+    /// batch on the block dot products.
     public var sgemmMinimumRows = QuantizedMatrix.defaultSgemmMinimumRows
+    /// The batch path: 8-bit matrix products where the CPU has VNNI, else sgemm on float tiles of the
+    /// weights. True keeps sgemm on every CPU (a comparison with float arithmetic, as in training).
+    public var floatBatches = false
     /// A draft model's cheaper output head: logits only for rows `0..<kept` (a byte-level BPE vocabulary
     /// numbers its tokens roughly by merge order, so the common ones come first) and `tail..<vocab` (the
     /// special tokens at the end); every other logit is -infinity. Nil: every row. Only single-position
