@@ -180,6 +180,7 @@ import Testing
         defer { server.cleanUp() }
         try await server.live { client in
             let port = client.port
+            let opened = ContinuousClock.now
             let half = try await onDispatch {
                 try (0..<200).map { _ in
                     let socket = try RawSocket(port: port, receiveTimeout: 60)
@@ -198,7 +199,13 @@ import Testing
 
             let health = try await client.execute(uri: "/health", method: .get)
             #expect(health.status == .ok)
-            #expect(half.contains { $0.isOpenWithNothingToRead }, "/health was answered while the half-sent requests still waited")
+            // Only meaningful while the header deadline has not yet passed for them: on a host loaded by
+            // the whole suite the 200 sockets and /health once took longer than 20 s.
+            if ContinuousClock.now - opened < .seconds(15) {
+                #expect(half.contains { $0.isOpenWithNothingToRead }, "/health was answered while the half-sent requests still waited")
+            } else {
+                print("[slow host] /health came \(ContinuousClock.now - opened) after the half-sent requests: their deadline may have passed")
+            }
 
             // Far over the limit: the 413 comes back and the connection ends although the client never
             // finishes its body.
