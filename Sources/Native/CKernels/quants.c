@@ -88,17 +88,19 @@ static inline void q4_K_scale_min(int j, const uint8_t *s, uint8_t *scale, uint8
     }
 }
 
-// All 8 scales and all 8 mins of a Q4_K block at once, four bytes to a 32-bit word: the same
-// values as q4_K_scale_min, for the vector kernels, where decoding them a byte at a time cost as
-// much as a quarter of the block's work. Words of the 12 bytes: a = 0..3, b = 4..7, c = 8..11.
-static inline void q4_K_scales_mins(const uint8_t *s, uint8_t sc[8], uint8_t mn[8]) {
-    uint32_t a, b, c, w[4];
+// All 8 scales and all 8 mins of a Q4_K block at once, a byte each in a 64-bit word (scale or min j
+// in byte j): the same values as q4_K_scale_min, for the vector kernels, where decoding them a byte
+// at a time and broadcasting each cost as much as a third of the block's work. Words of the 12
+// bytes: a = 0..3, b = 4..7, c = 8..11.
+static inline void q4_K_scales_mins(const uint8_t *s, uint64_t *scales, uint64_t *mins) {
+    uint32_t a, b, c;
     memcpy(&a, s, 4); memcpy(&b, s + 4, 4); memcpy(&c, s + 8, 4);
-    w[0] = a & 0x3f3f3f3f;                                            // scales 0..3: low 6 bits
-    w[1] = (c & 0x0f0f0f0f) | (((a >> 6) & 0x03030303) << 4);         // scales 4..7: a nibble of c, top bits of a
-    w[2] = b & 0x3f3f3f3f;                                            // mins 0..3
-    w[3] = ((c >> 4) & 0x0f0f0f0f) | (((b >> 6) & 0x03030303) << 4);  // mins 4..7
-    memcpy(sc, w, 8); memcpy(mn, w + 2, 8);
+    uint32_t sc_lo = a & 0x3f3f3f3f;                                            // scales 0..3: low 6 bits
+    uint32_t sc_hi = (c & 0x0f0f0f0f) | (((a >> 6) & 0x03030303) << 4);         // 4..7: a nibble of c, top bits of a
+    uint32_t mn_lo = b & 0x3f3f3f3f;                                            // mins 0..3
+    uint32_t mn_hi = ((c >> 4) & 0x0f0f0f0f) | (((b >> 6) & 0x03030303) << 4);  // mins 4..7
+    *scales = (uint64_t)sc_hi << 32 | sc_lo;
+    *mins = (uint64_t)mn_hi << 32 | mn_lo;
 }
 
 // ---- Dequantisation ----
@@ -478,9 +480,15 @@ static inline __m256i bits_to_bytes(const uint8_t *bits) {
 }
 
 // Q4_K: the mins as 16 int16, each sub-block's min twice (one per 16-value half of its activation sums).
-static inline __m256i q4_K_mins_x2(const uint8_t mn[8]) {
-    __m128i m = _mm_loadl_epi64((const __m128i *)mn);
+static inline __m256i q4_K_mins_x2(uint64_t mins) {
+    __m128i m = _mm_cvtsi64_si128((long long)mins);
     return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m, m));
+}
+
+// Scale j of the 8 (bytes of `scales`, as q4_K_scales_mins packs them, in both 128-bit halves) as 16
+// int16: one byte shuffle, the high byte of each lane zeroed.
+static inline __m256i q4_K_scale16(__m256i scales, int j) {
+    return _mm256_shuffle_epi8(scales, _mm256_set1_epi16((short)(0x8000 | j)));
 }
 
 // Σ over the 16 groups of weight · activation sum: exact in int32 (|bsum| ≤ 2032, |weight| ≤ 128).
@@ -539,8 +547,9 @@ static float dot_q4_K_avx2(const block_q4_K *x, const block_q8_K *y, size_t nb) 
     float mins_acc = 0;
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (size_t b = 0; b < nb; b++) {
-        uint8_t sc[8], mn[8];
-        q4_K_scales_mins(x[b].scales, sc, mn);
+        uint64_t sc, mn;
+        q4_K_scales_mins(x[b].scales, &sc, &mn);
+        __m256i scales = _mm256_set1_epi64x((long long)sc);
         int mins = weighted_bsums(q4_K_mins_x2(mn), y[b].bsums);
         __m256i sum = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {  // 64 values: 32 low nibbles (sub-block 2j), 32 high (2j+1)
@@ -549,8 +558,8 @@ static float dot_q4_K_avx2(const block_q4_K *x, const block_q8_K *y, size_t nb) 
             __m256i a1 = _mm256_loadu_si256((const __m256i *)(y[b].qs + 64 * j + 32));
             __m256i p0 = _mm256_maddubs_epi16(_mm256_and_si256(q, m4), a0);
             __m256i p1 = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4), a1);
-            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * j])));
-            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * j + 1])));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p0, q4_K_scale16(scales, 2 * j)));
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(p1, q4_K_scale16(scales, 2 * j + 1)));
         }
         acc = _mm256_fmadd_ps(_mm256_set1_ps(y[b].d * h2f(x[b].d)), _mm256_cvtepi32_ps(sum), acc);
         mins_acc += y[b].d * h2f(x[b].dmin) * (float)mins;
@@ -717,14 +726,15 @@ ALWAYS_INLINE void dots_q4_K_body(const block_q4_K *x, const char *yb, size_t ys
     for (int i = 0; i < n; i++) { acc[i] = _mm256_setzero_ps(); mins_acc[i] = 0; }
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     for (size_t b = 0; b < nb; b++) {
-        uint8_t sc[8], mn[8];
-        q4_K_scales_mins(x[b].scales, sc, mn);
+        uint64_t sc, mn;
+        q4_K_scales_mins(x[b].scales, &sc, &mn);
+        __m256i scales = _mm256_set1_epi64x((long long)sc);
         __m256i sum[MK_POSITIONS];
         for (int i = 0; i < n; i++) sum[i] = _mm256_setzero_si256();
         for (int j = 0; j < 4; j++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * j));
             __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            __m256i s0 = _mm256_set1_epi16(sc[2 * j]), s1 = _mm256_set1_epi16(sc[2 * j + 1]);
+            __m256i s0 = q4_K_scale16(scales, 2 * j), s1 = q4_K_scale16(scales, 2 * j + 1);
             for (int i = 0; i < n; i++) {
                 const block_q8_K *y = YB(block_q8_K, i);
                 __m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(y->qs + 64 * j)));
