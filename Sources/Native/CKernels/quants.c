@@ -925,6 +925,10 @@ static float dot_q5_0_avx512(const block_q5_0 *x, const block_q8_0 *y, size_t nb
 
 // MK_QUANTS_*: the best set the CPU supports, unless a test forced another.
 static int quant_level = -1, forced_level = -1;
+// The best set allowed by the CPU and MNEMO_QUANT_KERNELS, whatever a test forces later: the 8-bit
+// batch path depends on it alone, so that a caller's choice cannot change under it between
+// mk_gemm_supported and mk_gemm (tests force the dot-product sets while other tests run models).
+static int environment_level = -1;
 
 static int detected_quant_level(void) {
     if (quant_level < 0) {
@@ -936,6 +940,7 @@ static int detected_quant_level(void) {
         const char *cap = getenv("MNEMO_QUANT_KERNELS");
         if (cap && !strcmp(cap, "avx2") && quant_level > MK_QUANTS_AVX2) forced_level = MK_QUANTS_AVX2;
         if (cap && !strcmp(cap, "generic")) forced_level = MK_QUANTS_GENERIC;
+        environment_level = forced_level >= 0 ? forced_level : quant_level;
     }
     return quant_level;
 }
@@ -1040,7 +1045,8 @@ static size_t gemm_blocks(size_t cols) { return (cols + 255) / 256; }
 int mk_gemm_supported(int type) {
     static int off = -1;  // benchmarks compare with sgemm in one run: MNEMO_GEMM8=off
     if (off < 0) { const char *e = getenv("MNEMO_GEMM8"); off = e && !strcmp(e, "off"); }
-    if (off || mk_quant_kernels() < MK_QUANTS_AVX512VNNI) return 0;
+    detected_quant_level();  // reads MNEMO_QUANT_KERNELS once
+    if (off || environment_level < MK_QUANTS_AVX512VNNI) return 0;
     return gemm_k_quant(type) || type == MK_Q4_0 || type == MK_Q4_1 || type == MK_Q5_0 || type == MK_Q8_0;
 }
 
