@@ -1088,18 +1088,13 @@ static void gemm_decode_q4_K(const block_q4_K *x, gemm_weight_block *out, size_t
 }
 
 static void gemm_decode_q6_K(const block_q6_K *x, gemm_weight_block *out, size_t nb) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(3);
     for (size_t b = 0; b < nb; b++) {
         __m512i n[4];
-        for (int half = 0; half < 2; half++) {  // stored as q + 32 (0..63), as the dot products read them
-            const uint8_t *ql = x[b].ql + 64 * half, *qh = x[b].qh + 32 * half;
-            __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-            n[2 * half] = join(_mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4)),
-                               _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4)));
-            n[2 * half + 1] = join(_mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4)),
-                                   _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4)));
+        for (int half = 0; half < 2; half++) {  // q + 32 (0..63), as the dot products read them
+            __m256i q[4];
+            q6_K_half(x[b].ql + 64 * half, x[b].qh + 32 * half, q);
+            n[2 * half] = join(q[0], q[1]);
+            n[2 * half + 1] = join(q[2], q[3]);
         }
         gemm_layout(n, out[b].qs);
         float d = h2f(x[b].d);
