@@ -43,7 +43,7 @@ public enum Hardware {
 
     /// How prompt batches (32 positions and more) multiply block-quantised weights: `vnni-8bit` (the
     /// 8-bit matrix product, mk_gemm) or `sgemm` (weights expanded to floats for OpenBLAS).
-    public static var promptKernels: String { mk_gemm_supported(Int32(MK_Q4_K)) != 0 ? "vnni-8bit" : "sgemm" }
+    public static var promptKernels: String { mk_gemm_supported(Int32(MK_Q4_K), 256) != 0 ? "vnni-8bit" : "sgemm" }
 
     /// The float kernels (norms, activations, attention).
     public static var floatKernels: String { mk_has_avx2() != 0 ? "avx2+fma" : "generic" }

@@ -19,9 +19,7 @@ public struct QuantizedMatrix: @unchecked Sendable {
 
     /// Whether batches multiply this matrix in 8 bits (`mk_gemm`: this CPU has VNNI and the format has
     /// a kernel) rather than as float tiles through sgemm.
-    public var multipliesInEightBit: Bool {
-        mk_gemm_supported(type) != 0 && cols % (type == MK_Q4_K || type == MK_Q6_K ? 256 : 32) == 0
-    }
+    public var multipliesInEightBit: Bool { mk_gemm_supported(type, cols) != 0 }
 
     /// The types `multiply` and `dequantizeRow` handle.
     public static func supports(type: Int32) -> Bool { mk_activation_type(type) >= 0 }
@@ -76,8 +74,8 @@ public struct QuantizedMatrix: @unchecked Sendable {
     ) {
         if count >= sgemmMinimumRows {
             // 8-bit matrix products where the CPU has VNNI (and `eightBit`); the rest goes to sgemm.
-            let inEightBit = parts.filter { eightBit && $0.matrix.multipliesInEightBit }
-            let floats = parts.filter { !(eightBit && $0.matrix.multipliesInEightBit) }
+            let inEightBit = eightBit ? parts.filter { $0.matrix.multipliesInEightBit } : []
+            let floats = eightBit ? parts.filter { !$0.matrix.multipliesInEightBit } : parts
             if !inEightBit.isEmpty { multiplyEightBit(inEightBit, input: x, count: count, scratch: scratch) }
             if !floats.isEmpty { multiplyDequantised(floats, input: x, count: count) }
             return

@@ -173,18 +173,19 @@ private let kernelSets: [Int32] = (0...Int32(MK_QUANTS_AVX512VNNI)).reversed().f
     @Test(arguments: [MK_Q4_0, MK_Q4_1, MK_Q5_0, MK_Q8_0, MK_Q4_K, MK_Q6_K, MK_F16].map { Int32($0) })
     func eightBitBatchesGiveTheDotProducts(type: Int32) throws {
         let vnni = mk_quant_kernels() >= Int32(MK_QUANTS_AVX512VNNI)
-        #expect((mk_gemm_supported(type) != 0) == (vnni && type != Int32(MK_F16)))
+        let kQuant = type == Int32(MK_Q4_K) || type == Int32(MK_Q6_K)
+        let n = kQuant ? 768 : 864
+        #expect((mk_gemm_supported(type, n) != 0) == (vnni && type != Int32(MK_F16)))
         // Forcing another dot-product set (as these tests do while other suites run models) leaves the
         // batch path as it was: a caller that chose it must not see mk_gemm refuse.
-        let supported = mk_gemm_supported(type)
+        let supported = mk_gemm_supported(type, n)
         if mk_force_quant_kernels(Int32(MK_QUANTS_GENERIC)) == 0 {
-            #expect(mk_gemm_supported(type) == supported)
+            #expect(mk_gemm_supported(type, n) == supported)
             mk_force_quant_kernels(-1)
         }
         guard type != Int32(MK_F16) else { return }
         var rng = LCG(state: UInt64(type) * 7_919 + 3)
-        let kQuant = type == Int32(MK_Q4_K) || type == Int32(MK_Q6_K)
-        let n = kQuant ? 768 : 864, rows = 37, r0 = 3  // rows 3..<37: two tiles of 16 and an odd 2
+        let rows = 37, r0 = 3  // rows 3..<37: two tiles of 16 and an odd 2
         let wrow = mk_row_size(type, n), xrow = mk_row_size(mk_activation_type(type), n)
         let w: [UInt8] = (0..<rows).flatMap { _ in randomBlocks(type: type, values: n, rng: &rng) }
         for positions in [1, 3, 4, 7, 33, 70] {
@@ -194,7 +195,7 @@ private let kernelSets: [Int32] = (0...Int32(MK_QUANTS_AVX512VNNI)).reversed().f
             mk_gemm_prepare(type, x, n, positions, prepared)
             var out = [Float](repeating: .nan, count: positions * rows)
             let status = w.withUnsafeBytes { mk_gemm(type, $0.baseAddress, n, r0, rows, prepared, positions, &out, rows) }
-            guard mk_gemm_supported(type) != 0 else {
+            guard mk_gemm_supported(type, n) != 0 else {
                 #expect(status == -1)
                 continue
             }

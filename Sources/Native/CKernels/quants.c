@@ -581,6 +581,14 @@ static inline void q6_K_half(const uint8_t *ql, const uint8_t *qh, __m256i q[4])
     q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4), _mm256_and_si256(_mm256_srli_epi16(h, 2), m30));
 }
 
+// Where a Q6_K block's integer sum starts: the stored values are q + 32 (0..63), so summing them
+// against the activations adds 32 · scale · (activation sum) per group of 16, which the Q8_K block
+// already holds; start at minus that.
+static inline __m256i q6_K_offset(__m256i scales16, const int16_t *bsums) {
+    __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)bsums), scales16);
+    return _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
+}
+
 // The 16-bit scale vector for the 32 values of quarter k of half `half`: scale 2k in the low 128
 // bits, 2k + 1 in the high (bytes picked into the high byte of each lane, then shifted down with sign).
 static inline __m256i q6_K_scale(__m256i scales8, int half, int k) {
@@ -593,13 +601,9 @@ static inline __m256i q6_K_scale(__m256i scales8, int half, int k) {
 static float dot_q6_K_avx2(const block_q6_K *x, const block_q8_K *y, size_t nb) {
     float acc = 0;
     for (size_t b = 0; b < nb; b++) {
-        const int8_t *sc = x[b].scales;
-        __m128i sc8 = _mm_loadu_si128((const __m128i *)sc);
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
         __m256i scales8 = _mm256_broadcastsi128_si256(sc8);
-        // The stored values are q + 32 (0..63): sum q+32 against the activations, then take away
-        // 32 · scale · (activation sum) per group of 16, which the Q8_K block already holds.
-        __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)y[b].bsums), _mm256_cvtepi8_epi16(sc8));
-        __m256i sum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
+        __m256i sum = q6_K_offset(_mm256_cvtepi8_epi16(sc8), y[b].bsums);
         for (int half = 0; half < 2; half++) {
             __m256i q[4];
             q6_K_half(x[b].ql + 64 * half, x[b].qh + 32 * half, q);
@@ -762,10 +766,7 @@ ALWAYS_INLINE void dots_q6_K_body(const block_q6_K *x, const char *yb, size_t ys
         __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
         __m256i scales8 = _mm256_broadcastsi128_si256(sc8), scales16 = _mm256_cvtepi8_epi16(sc8);
         __m256i sum[MK_POSITIONS];
-        for (int i = 0; i < n; i++) {
-            __m256i offset = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)YB(block_q8_K, i)->bsums), scales16);
-            sum[i] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(offset, 5));
-        }
+        for (int i = 0; i < n; i++) sum[i] = q6_K_offset(scales16, YB(block_q8_K, i)->bsums);
         for (int half = 0; half < 2; half++) {
             __m256i q[4];
             q6_K_half(x[b].ql + 64 * half, x[b].qh + 32 * half, q);
@@ -1042,12 +1043,13 @@ _Static_assert(sizeof(gemm_weight_block) == 384 && sizeof(gemm_act_block) == 384
 static int gemm_k_quant(int type) { return type == MK_Q4_K || type == MK_Q6_K; }
 static size_t gemm_blocks(size_t cols) { return (cols + 255) / 256; }
 
-int mk_gemm_supported(int type) {
+int mk_gemm_supported(int type, size_t cols) {
     static int off = -1;  // benchmarks compare with sgemm in one run: MNEMO_GEMM8=off
     if (off < 0) { const char *e = getenv("MNEMO_GEMM8"); off = e && !strcmp(e, "off"); }
     detected_quant_level();  // reads MNEMO_QUANT_KERNELS once
     if (off || environment_level < MK_QUANTS_AVX512VNNI) return 0;
-    return gemm_k_quant(type) || type == MK_Q4_0 || type == MK_Q4_1 || type == MK_Q5_0 || type == MK_Q8_0;
+    if (gemm_k_quant(type)) return cols % 256 == 0;
+    return (type == MK_Q4_0 || type == MK_Q4_1 || type == MK_Q5_0 || type == MK_Q8_0) && cols % 32 == 0;
 }
 
 size_t mk_gemm_activation_size(size_t cols, size_t ntok) { return ntok * gemm_blocks(cols) * sizeof(gemm_act_block); }
@@ -1078,11 +1080,11 @@ static void gemm_decode_q4_K(const block_q4_K *x, gemm_weight_block *out, size_t
         }
         gemm_layout(n, out[b].qs);
         float d = h2f(x[b].d), dmin = h2f(x[b].dmin);
+        uint64_t sc, mn;
+        q4_K_scales_mins(x[b].scales, &sc, &mn);
         for (int j = 0; j < 8; j++) {
-            uint8_t sc, mn;
-            q4_K_scale_min(j, x[b].scales, &sc, &mn);
-            out[b].scale[2 * j] = out[b].scale[2 * j + 1] = d * sc;
-            out[b].min[2 * j] = out[b].min[2 * j + 1] = dmin * mn;
+            out[b].scale[2 * j] = out[b].scale[2 * j + 1] = d * (uint8_t)(sc >> (8 * j));
+            out[b].min[2 * j] = out[b].min[2 * j + 1] = dmin * (uint8_t)(mn >> (8 * j));
         }
     }
 }
@@ -1234,7 +1236,7 @@ static void gemm_tile_any(const gemm_weight_block *w, size_t wstride, const gemm
 }
 
 int mk_gemm(int type, const void *w, size_t cols, size_t r0, size_t r1, const void *xp, size_t ntok, float *out, size_t ldo) {
-    if (!mk_gemm_supported(type) || cols % (gemm_k_quant(type) ? 256 : 32) || (uintptr_t)xp % 64) return -1;
+    if (!mk_gemm_supported(type, cols) || (uintptr_t)xp % 64) return -1;
     size_t nb = gemm_blocks(cols), wrow = mk_row_size(type, cols);
     const gemm_act_block *act = xp;
     // A tile of rows decoded once (16 rows · 35 blocks · 384 bytes at most here: L2), then positions

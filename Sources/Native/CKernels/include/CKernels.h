@@ -97,8 +97,8 @@ float mk_vec_dot(int weight_type, const void *w, const void *xq, size_t n);
 void mk_matmul(int weight_type, const void *w, size_t cols, size_t r0, size_t r1,
                const void *xq, size_t ntok, float *out, size_t ldo);
 /// Prompt batches in 8 bits (AVX-512 VNNI; Q4_0, Q4_1, Q5_0, Q8_0, Q4_K, Q6_K): whether `mk_gemm` takes
-/// this type on this CPU.
-int mk_gemm_supported(int weight_type);
+/// rows of `cols` values of this type on this CPU.
+int mk_gemm_supported(int weight_type, size_t cols);
 /// Bytes `mk_gemm_prepare` writes for `ntok` rows of `cols` activations.
 size_t mk_gemm_activation_size(size_t cols, size_t ntok);
 /// Quantises x[ntok × cols] as the decode path does for `weight_type` (Q8_K for the K-quants, Q8_0 for
