@@ -47,6 +47,11 @@ public struct AskOptions: Sendable {
     /// again from the model's next most likely first tokens (`QuestionEcho`); a few tokens more, on the
     /// cached prompt.
     public var avoidEcho = true
+    /// With whole chunks in the prompt, an answer found in none of the chunks' sentences closest to the
+    /// question is made again from the model's next most likely first tokens, as for an echo; the
+    /// first that is found there is kept, else the first answer. Small models often pick a salient
+    /// phrase of the wrong sentence (docs/ANSWERS.md).
+    public var requireSupport = true
     /// Draft the answer's tokens from the notes (prompt-lookup speculative decoding): the answer is
     /// the same, greedy; fewer decode passes when it quotes the notes.
     public var promptLookup = false
@@ -91,11 +96,16 @@ public struct AskNotes: Sendable {
     public var hits: [QueryHit] = []
     public var memories: [PromptMemory] = []
     public var retrievalSeconds = 0.0
-    public init(sources: [AskSource] = [], hits: [QueryHit] = [], memories: [PromptMemory] = [], retrievalSeconds: Double = 0) {
+    /// Whole-chunk contexts: the chunks' sentences closest to the question (those the `sentences` mode
+    /// would show). An answer found in none of them is made again (`AskOptions.requireSupport`).
+    public var support: [String] = []
+    public init(sources: [AskSource] = [], hits: [QueryHit] = [], memories: [PromptMemory] = [], retrievalSeconds: Double = 0,
+                support: [String] = []) {
         self.sources = sources
         self.hits = hits
         self.memories = memories
         self.retrievalSeconds = retrievalSeconds
+        self.support = support
     }
 
     /// Each source as a search hit carrying the text the prompt holds (for the sentence modes, its chosen sentences).
@@ -208,9 +218,13 @@ public final class AskService {
             return try projector.project(vectors)
         }
         let sources: [AskSource], memories: [PromptMemory], sourceHits: [QueryHit]
+        var support: [String] = []
         if !context.choosesSentences {
             sources = AskSource.numbered(hits)
             sourceHits = hits
+            if options.requireSupport, context == .text || context == .softText {
+                support = try memory.closestSentences(question, hits: hits, selection: options.sentences, countTokens: countTokens).chosen.map(\.sentence.text)
+            }
             let texts = sources.map(\.text)
             switch context {
             case .soft: memories = try projected(memory.storedVectors(of: hits)).map { .soft($0) }
@@ -219,6 +233,7 @@ public final class AskService {
             }
         } else {
             let (cut, used, chosen) = try memory.closestSentences(question, hits: hits, selection: options.sentences, countTokens: countTokens)
+            if options.requireSupport, context == .sentences || context == .softPlusSentences { support = chosen.map(\.sentence.text) }
             sources = cut
             sourceHits = used
             let texts = cut.map(\.text)
@@ -228,7 +243,7 @@ public final class AskService {
             default: memories = texts.map { .text($0) }
             }
         }
-        return AskNotes(sources: sources, hits: sourceHits, memories: memories, retrievalSeconds: Date().timeIntervalSince(t0))
+        return AskNotes(sources: sources, hits: sourceHits, memories: memories, retrievalSeconds: Date().timeIntervalSince(t0), support: support)
     }
 
     /// Answers `question` from the store: retrieval (`notes`), then `answer`.
@@ -285,6 +300,9 @@ public final class AskService {
         routerOptions.isCancelled = { lineDone.value || isCancelled?() == true }
         // While an answer could still be an echo of the question it is held back, not streamed.
         let echo = options.avoidEcho && !memories.isEmpty ? QuestionEcho(question) : nil
+        // An answer checked against the support sentences is shown once checked (it is one short line).
+        let support = options.requireSupport && !memories.isEmpty ? notes.support.map { $0.lowercased() } : []
+        let holdAll = !support.isEmpty
         var held = ""
         let stream: (String) -> Void = { piece in
             guard !lineDone.value else { return }
@@ -292,6 +310,10 @@ public final class AskService {
             if let newline = piece.firstIndex(where: \.isNewline), !(streamed + held + piece[..<newline]).trimmingCharacters(in: .whitespaces).isEmpty {
                 piece = String(piece[..<newline])
                 lineDone.value = true
+            }
+            if holdAll {
+                held += piece
+                return
             }
             if let echo, streamed.isEmpty, !lineDone.value, echo.mayBeEcho(held + piece) {
                 held += piece
@@ -322,8 +344,11 @@ public final class AskService {
         }
         if lineDone.value, r.finishReason == .cancelled, isCancelled?() != true { r.finishReason = .stop }
         var finished: (text: String, answerable: Bool) = r.answerSource == .model ? MemoryPrompt.finishAnswer(r.answer) : (r.answer, true)
-        if let echo, r.answerSource == .model, finished.answerable, echo.isEcho(finished.text), let first = r.logprobs?.first {
-            let retry = try answerAgain(avoiding: echo, first: first, messages: messages, softs: softs, prompt: prompt, options: routerOptions)
+        let supported: (String) -> Bool = { answer in support.isEmpty || support.contains { $0.contains(answer.lowercased()) } }
+        if r.answerSource == .model, finished.answerable, echo?.isEcho(finished.text) == true || !supported(finished.text),
+           let first = r.logprobs?.first {
+            let retry = try answerAgain(avoiding: echo ?? QuestionEcho(question), accepting: supported, first: first, messages: messages, softs: softs,
+                                        prompt: prompt, options: routerOptions)
             r.prefillSeconds += retry.seconds
             r.generatedTokens += retry.tokens
             if let better = retry.answer {
@@ -331,7 +356,7 @@ public final class AskService {
                 r.logprobs = better.logprobs
             }
         }
-        if echo != nil, streamed.isEmpty, !finished.text.isEmpty { onToken(finished.text) }
+        if echo != nil || holdAll, streamed.isEmpty, !finished.text.isEmpty { onToken(finished.text) }
         var confidence = r.answerSource == .model
             ? r.logprobs.map { self.measureConfidence($0, answer: finished.text, notes: sources.map(\.text).joined(separator: "\n")) } : nil
         var withdrawn: String?
@@ -356,8 +381,9 @@ public final class AskService {
     }
 
     /// The answer begun with each of the first step's next most likely tokens that cannot start an echo,
-    /// up to three tries; the first that is neither an echo nor a sentence (over `maxRetryWords`), or nil.
-    private func answerAgain(avoiding echo: QuestionEcho, first: TokenLogprob, messages: [ChatMessage], softs: [[Float]],
+    /// up to three tries; the first that is neither an echo nor a sentence (over `maxRetryWords`) and
+    /// that `accepting` takes, or nil.
+    private func answerAgain(avoiding echo: QuestionEcho, accepting: (String) -> Bool, first: TokenLogprob, messages: [ChatMessage], softs: [[Float]],
                              prompt: MemoryPrompt, options: ToolRouterOptions)
         throws -> (answer: (text: String, logprobs: [TokenLogprob]?)?, seconds: Double, tokens: Int) {
         var options = options
@@ -380,7 +406,7 @@ public final class AskService {
             seconds += r.prefillSeconds + r.decodeSeconds
             tokens += r.generatedTokens + 1
             let finished = MemoryPrompt.finishAnswer(text)
-            if !echo.isEcho(finished.text), finished.text.split(separator: " ").count <= QuestionEcho.maxRetryWords {
+            if !echo.isEcho(finished.text), finished.text.split(separator: " ").count <= QuestionEcho.maxRetryWords, accepting(finished.text) {
                 let chosen = TokenLogprob(token: alternative.token, logprob: alternative.logprob, top: first.top)
                 return ((text, [chosen] + (r.logprobs ?? [])), seconds, tokens)
             }

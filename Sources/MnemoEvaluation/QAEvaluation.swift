@@ -93,7 +93,7 @@ public enum QAEvaluation {
     public static func run(questions: [SquadDataset.Question], memory: MemoryService, llm: LanguageModel, projector: Projector?,
                            configurations: [Configuration], mode: QueryMode = .hybrid, tools: [String] = [], maxTokens: Int = 32,
                            sentences: SentenceSelection = SentenceSelection(), verify: Bool = false, avoidEcho: Bool = true,
-                           progress: (Int) -> Void = { _ in }) throws -> (results: [Result], answers: [Answer]) {
+                           requireSupport: Bool = true, progress: (Int) -> Void = { _ in }) throws -> (results: [Result], answers: [Answer]) {
         guard configurations.allSatisfy({ !$0.context.needsProjector }) || projector != nil else {
             throw ModelError(.badInput, "soft contexts need a projector")
         }
@@ -110,6 +110,7 @@ public enum QAEvaluation {
                 options.sentences = sentences
                 options.verify = verify
                 options.avoidEcho = avoidEcho
+                options.requireSupport = requireSupport
                 options.tools = tools
                 options.generation = GenerationParameters(maxTokens: maxTokens, sampling: .greedy)
                 let r = try service.ask(q.text, options: options)

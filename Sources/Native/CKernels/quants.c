@@ -815,8 +815,9 @@ DOTS(q6_K, block_q6_K)
 // AVX2 kernels' order (one 8-lane accumulator, block after block), so the two sets return the same
 // floats: these models re-quantise every activation to 8 bits, where a last-bit difference in one
 // matrix product flips roundings downstream and moves logits by up to ~0.8 (measured on SmolLM2), so
-// a faster kernel must not also be a different one. The K-quant and float formats keep the AVX2 code:
-// their per-16-value scales are applied in 16 bits, and a wider float accumulator would change the order.
+// a faster kernel must not also be a different one. The K-quants apply their sub-block scales to
+// 16-bit pair sums (below: twice the AVX2 kernels' width, the lanes folded back before any float);
+// the float formats keep the AVX2 code, where a wider accumulator would change the order.
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c"))), apply_to = function)
 
@@ -851,33 +852,6 @@ static inline __m256 add_1_block(__m256 acc, __m256i sums, float d) {
     return _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sums), acc);
 }
 
-static float dot_q8_0_avx512(const block_q8_0 *x, const block_q8_0 *y, size_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    size_t b = 0;
-    for (; b + 2 <= nb; b += 2)
-        acc = add_2_blocks(acc, dot_i8_i8_512(load_2x32(x[b].qs, x[b + 1].qs), load_2x32(y[b].qs, y[b + 1].qs)),
-                           h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
-    if (b < nb)
-        acc = add_1_block(acc, dot_i8_i8_vnni(_mm256_loadu_si256((const __m256i *)x[b].qs), _mm256_loadu_si256((const __m256i *)y[b].qs)),
-                          h2f(x[b].d) * h2f(y[b].d));
-    return hsum_ps(acc);
-}
-
-static float dot_q4_0_avx512(const block_q4_0 *x, const block_q8_0 *y, size_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    size_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        __m512i q = _mm512_sub_epi8(unpack_nibbles_2(x[b].qs, x[b + 1].qs), _mm512_set1_epi8(8));
-        acc = add_2_blocks(acc, dot_i8_i8_512(q, load_2x32(y[b].qs, y[b + 1].qs)),
-                           h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
-    }
-    if (b < nb) {
-        __m256i q = _mm256_sub_epi8(unpack_nibbles(x[b].qs), _mm256_set1_epi8(8));
-        acc = add_1_block(acc, dot_i8_i8_vnni(q, _mm256_loadu_si256((const __m256i *)y[b].qs)), h2f(x[b].d) * h2f(y[b].d));
-    }
-    return hsum_ps(acc);
-}
-
 static float dot_q4_1_avx512(const block_q4_1 *x, const block_q8_1 *y, size_t nb) {
     __m256 acc = _mm256_setzero_ps();
     float mins = 0;
@@ -897,28 +871,215 @@ static float dot_q4_1_avx512(const block_q4_1 *x, const block_q8_1 *y, size_t nb
     return hsum_ps(acc) + mins;
 }
 
-static float dot_q5_0_avx512(const block_q5_0 *x, const block_q8_0 *y, size_t nb) {
-    __m256 acc = _mm256_setzero_ps();
-    size_t b = 0;
-    for (; b + 2 <= nb; b += 2) {
-        uint32_t h0, h1;
-        memcpy(&h0, x[b].qh, 4);
-        memcpy(&h1, x[b + 1].qh, 4);
-        // The fifth bits straight into a byte mask: set bit j puts 16 into byte j.
-        __mmask64 high = (__mmask64)h0 | ((__mmask64)h1 << 32);
-        __m512i q = unpack_nibbles_2(x[b].qs, x[b + 1].qs);
-        q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
-        q = _mm512_sub_epi8(q, _mm512_set1_epi8(16));
-        acc = add_2_blocks(acc, dot_i8_i8_512(q, load_2x32(y[b].qs, y[b + 1].qs)),
-                           h2f(x[b].d) * h2f(y[b].d), h2f(x[b + 1].d) * h2f(y[b + 1].d));
-    }
-    if (b < nb) {
-        __m256i high = _mm256_and_si256(bits_to_bytes(x[b].qh), _mm256_set1_epi8(0x10));
-        __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[b].qs), high), _mm256_set1_epi8(16));
-        acc = add_1_block(acc, dot_i8_i8_vnni(q, _mm256_loadu_si256((const __m256i *)y[b].qs)), h2f(x[b].d) * h2f(y[b].d));
-    }
-    return hsum_ps(acc);
+// The K-quants, one to MK_WIDE_POSITIONS positions: 64 values per 512-bit register where the AVX2 kernels
+// take 32, and VPDPWSSD applies the 16-bit sub-block scales and accumulates in one instruction. The
+// low 256 bits hold what the AVX2 kernel's register holds for the first 32 values, the high 256 bits
+// its next 32; every lane's sum is exact in int32, so adding the two halves gives the AVX2 kernel's
+// lanes bit for bit, and the floats are then applied as there, in its order (Q6_K adds all lanes
+// into one integer first). The same results, for fewer instructions per position.
+
+#define MK_WIDE_POSITIONS 8  // 32 registers hold 8 positions' sums
+
+#define YB(type, i) (((const type *)(yb + (size_t)(i) * ys)) + b)
+
+static inline __m256i fold_512(__m512i v) {
+    return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
 }
+
+// The totals of n vectors of 8 int32 (exact): four horizontal sums for the price of about one.
+ALWAYS_INLINE void hsums_epi32(const __m256i *v, const int n, int *total) {
+    if (n == 1) { total[0] = hsum_epi32(v[0]); return; }
+    const __m256i z = _mm256_setzero_si256();
+    for (int g = 0; g < n; g += 4) {
+        __m256i ab = _mm256_hadd_epi32(v[g], g + 1 < n ? v[g + 1] : z);
+        __m256i cd = _mm256_hadd_epi32(g + 2 < n ? v[g + 2] : z, g + 3 < n ? v[g + 3] : z);
+        __m256i all = _mm256_hadd_epi32(ab, cd);
+        int t[4];
+        _mm_storeu_si128((__m128i *)t, _mm_add_epi32(_mm256_castsi256_si128(all), _mm256_extracti128_si256(all, 1)));
+        for (int i = g; i < n && i < g + 4; i++) total[i] = t[i - g];
+    }
+}
+
+ALWAYS_INLINE void dots_q4_K_512_body(const block_q4_K *x, const char *yb, size_t ys, size_t nb, const int n, float *out, size_t os) {
+    __m256 acc[MK_WIDE_POSITIONS];
+    float mins_acc[MK_WIDE_POSITIONS];
+    for (int i = 0; i < n; i++) { acc[i] = _mm256_setzero_ps(); mins_acc[i] = 0; }
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    // Shift the high 256 bits by 4: the high nibbles (sub-block 2j + 1) beside the low ones (2j).
+    const __m512i nibble_shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    for (size_t b = 0; b < nb; b++) {
+        uint64_t sc, mn;
+        q4_K_scales_mins(x[b].scales, &sc, &mn);
+        __m512i scales = _mm512_set1_epi64((long long)sc);
+        __m512i sum[MK_WIDE_POSITIONS];
+        for (int i = 0; i < n; i++) sum[i] = _mm512_setzero_si512();
+        for (int j = 0; j < 4; j++) {
+            __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[b].qs + 32 * j)));
+            q = _mm512_and_si512(_mm512_srlv_epi16(q, nibble_shift), m4);
+            // Scale 2j as 16 int16 in the low half, 2j + 1 in the high half.
+            const __m512i pick = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16((short)(0x8000 | (2 * j)))),
+                                                    _mm256_set1_epi16((short)(0x8000 | (2 * j + 1))), 1);
+            __m512i scale = _mm512_shuffle_epi8(scales, pick);
+            for (int i = 0; i < n; i++) {
+                __m512i a = _mm512_loadu_si512((const void *)(YB(block_q8_K, i)->qs + 64 * j));
+                sum[i] = _mm512_dpwssd_epi32(sum[i], _mm512_maddubs_epi16(q, a), scale);
+            }
+        }
+        float dx = h2f(x[b].d), dmin = h2f(x[b].dmin);
+        __m256i mins16 = q4_K_mins_x2(mn), weighted[MK_WIDE_POSITIONS];
+        int mins[MK_WIDE_POSITIONS];
+        for (int i = 0; i < n; i++) weighted[i] = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)YB(block_q8_K, i)->bsums), mins16);
+        hsums_epi32(weighted, n, mins);
+        for (int i = 0; i < n; i++) {
+            const block_q8_K *y = YB(block_q8_K, i);
+            acc[i] = _mm256_fmadd_ps(_mm256_set1_ps(y->d * dx), _mm256_cvtepi32_ps(fold_512(sum[i])), acc[i]);
+            mins_acc[i] += y->d * dmin * (float)mins[i];
+        }
+    }
+    for (int i = 0; i < n; i++) out[i * os] = hsum_ps(acc[i]) - mins_acc[i];
+}
+
+ALWAYS_INLINE void dots_q6_K_512_body(const block_q6_K *x, const char *yb, size_t ys, size_t nb, const int n, float *out, size_t os) {
+    float acc[MK_WIDE_POSITIONS];
+    for (int i = 0; i < n; i++) acc[i] = 0;
+    const __m512i m4 = _mm512_set1_epi8(0x0f), m30 = _mm512_set1_epi8(0x30);
+    // qh's bits for quarters 0 | 1 go to bits 4-5 by shifts left of 4 | 2, for quarters 2 | 3 right of 0 | 2.
+    const __m512i up = _mm512_inserti64x4(_mm512_set1_epi16(4), _mm256_set1_epi16(2), 1);
+    const __m512i down = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);
+    for (size_t b = 0; b < nb; b++) {
+        __m128i sc8 = _mm_loadu_si128((const __m128i *)x[b].scales);
+        __m512i scales8 = _mm512_broadcast_i32x4(sc8);
+        __m512i sum[MK_WIDE_POSITIONS];
+        for (int i = 0; i < n; i++) sum[i] = _mm512_setzero_si512();
+        for (int half = 0; half < 2; half++) {
+            __m512i l = _mm512_loadu_si512((const void *)(x[b].ql + 64 * half));
+            __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)(x[b].qh + 32 * half)));
+            __m512i q01 = _mm512_or_si512(_mm512_and_si512(l, m4), _mm512_and_si512(_mm512_sllv_epi16(h, up), m30));
+            __m512i q23 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l, 4), m4), _mm512_and_si512(_mm512_srlv_epi16(h, down), m30));
+            // Sub-block 8·half + 4·p + lane for 128-bit lane 0..3 of pair p: its scale in every int16's
+            // high byte, then shifted down with its sign.
+            __m512i s01, s23;
+            {
+                int s = 8 * half;
+                __m512i pick01 = _mm512_set_epi8(
+                    s + 3, -1, s + 3, -1, s + 3, -1, s + 3, -1, s + 3, -1, s + 3, -1, s + 3, -1, s + 3, -1,
+                    s + 2, -1, s + 2, -1, s + 2, -1, s + 2, -1, s + 2, -1, s + 2, -1, s + 2, -1, s + 2, -1,
+                    s + 1, -1, s + 1, -1, s + 1, -1, s + 1, -1, s + 1, -1, s + 1, -1, s + 1, -1, s + 1, -1,
+                    s, -1, s, -1, s, -1, s, -1, s, -1, s, -1, s, -1, s, -1);
+                __m512i pick23 = _mm512_add_epi8(pick01, _mm512_set1_epi16(0x0400));
+                s01 = _mm512_srai_epi16(_mm512_shuffle_epi8(scales8, pick01), 8);
+                s23 = _mm512_srai_epi16(_mm512_shuffle_epi8(scales8, pick23), 8);
+            }
+            for (int i = 0; i < n; i++) {
+                const int8_t *a = YB(block_q8_K, i)->qs + 128 * half;
+                sum[i] = _mm512_dpwssd_epi32(sum[i], _mm512_maddubs_epi16(q01, _mm512_loadu_si512((const void *)a)), s01);
+                sum[i] = _mm512_dpwssd_epi32(sum[i], _mm512_maddubs_epi16(q23, _mm512_loadu_si512((const void *)(a + 64))), s23);
+            }
+        }
+        __m256i scales16 = _mm256_cvtepi8_epi16(sc8), lanes[MK_WIDE_POSITIONS];
+        int total[MK_WIDE_POSITIONS];
+        for (int i = 0; i < n; i++) lanes[i] = _mm256_add_epi32(q6_K_offset(scales16, YB(block_q8_K, i)->bsums), fold_512(sum[i]));
+        hsums_epi32(lanes, n, total);
+        float dx = h2f(x[b].d);
+        for (int i = 0; i < n; i++) acc[i] += dx * YB(block_q8_K, i)->d * (float)total[i];
+    }
+    for (int i = 0; i < n; i++) out[i * os] = acc[i];
+}
+
+// The 32-value formats with signed quants (Q4_0, Q5_0, Q8_0), two blocks per register: each pair of
+// weight blocks is decoded once, its magnitudes and signs taken once, then multiplied against every
+// position, the scales applied as the AVX2 kernel applies them (so one position gives its floats too).
+#define SIGNED_BODY(name, block_t, PAIR, ONE)                                                                \
+    ALWAYS_INLINE void dots_##name##_512_body(const block_t *x, const char *yb, size_t ys, size_t nb, const int n, \
+                                              float *out, size_t os) {                                       \
+        __m256 acc[MK_WIDE_POSITIONS];                                                                       \
+        for (int i = 0; i < n; i++) acc[i] = _mm256_setzero_ps();                                            \
+        const __m512i zero = _mm512_setzero_si512();                                                         \
+        size_t b = 0;                                                                                        \
+        for (; b + 2 <= nb; b += 2) {                                                                        \
+            __m512i q = PAIR(x, b);                                                                          \
+            __mmask64 negative = _mm512_movepi8_mask(q);                                                     \
+            __m512i magnitude = _mm512_abs_epi8(q);                                                          \
+            float d0 = h2f(x[b].d), d1 = h2f(x[b + 1].d);                                                    \
+            for (int i = 0; i < n; i++) {                                                                    \
+                const block_q8_0 *y = YB(block_q8_0, i);                                                     \
+                __m512i a = load_2x32(y[0].qs, y[1].qs);                                                     \
+                __m512i sums = _mm512_dpbusd_epi32(zero, magnitude, _mm512_mask_sub_epi8(a, negative, zero, a)); \
+                acc[i] = add_2_blocks(acc[i], sums, d0 * h2f(y[0].d), d1 * h2f(y[1].d));                     \
+            }                                                                                                \
+        }                                                                                                    \
+        if (b < nb) {                                                                                        \
+            __m256i q = ONE(x, b);                                                                           \
+            for (int i = 0; i < n; i++) {                                                                    \
+                const block_q8_0 *y = YB(block_q8_0, i);                                                     \
+                acc[i] = add_1_block(acc[i], dot_i8_i8_vnni(q, _mm256_loadu_si256((const __m256i *)y->qs)), h2f(x[b].d) * h2f(y->d)); \
+            }                                                                                                \
+        }                                                                                                    \
+        for (int i = 0; i < n; i++) out[i * os] = hsum_ps(acc[i]);                                           \
+    }
+
+#define Q8_0_PAIR(x, b) load_2x32(x[b].qs, x[b + 1].qs)
+#define Q8_0_ONE(x, b) _mm256_loadu_si256((const __m256i *)x[b].qs)
+#define Q4_0_PAIR(x, b) _mm512_sub_epi8(unpack_nibbles_2(x[b].qs, x[b + 1].qs), _mm512_set1_epi8(8))
+#define Q4_0_ONE(x, b) _mm256_sub_epi8(unpack_nibbles(x[b].qs), _mm256_set1_epi8(8))
+#define Q5_0_ONE(x, b) _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x[b].qs), _mm256_and_si256(bits_to_bytes(x[b].qh), _mm256_set1_epi8(0x10))), \
+                                       _mm256_set1_epi8(16))
+
+// Q5_0's fifth bits straight into a byte mask: set bit j puts 16 into byte j.
+static inline __m512i q5_0_pair(const block_q5_0 *x, size_t b) {
+    uint32_t h0, h1;
+    memcpy(&h0, x[b].qh, 4);
+    memcpy(&h1, x[b + 1].qh, 4);
+    __mmask64 high = (__mmask64)h0 | ((__mmask64)h1 << 32);
+    __m512i q = unpack_nibbles_2(x[b].qs, x[b + 1].qs);
+    q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
+    return _mm512_sub_epi8(q, _mm512_set1_epi8(16));
+}
+
+SIGNED_BODY(q8_0, block_q8_0, Q8_0_PAIR, Q8_0_ONE)
+SIGNED_BODY(q4_0, block_q4_0, Q4_0_PAIR, Q4_0_ONE)
+SIGNED_BODY(q5_0, block_q5_0, q5_0_pair, Q5_0_ONE)
+#undef SIGNED_BODY
+#undef Q8_0_PAIR
+#undef Q8_0_ONE
+#undef Q4_0_PAIR
+#undef Q4_0_ONE
+#undef Q5_0_ONE
+
+#define DOTS(name)                                                                                           \
+    static void dots_##name##_avx512(const void *x, const char *yb, size_t ys, size_t nb, int n, float *out, size_t os) { \
+        switch (n) {                                                                                         \
+        case 1: dots_##name##_512_body(x, yb, ys, nb, 1, out, os); break;                                    \
+        case 2: dots_##name##_512_body(x, yb, ys, nb, 2, out, os); break;                                    \
+        case 3: dots_##name##_512_body(x, yb, ys, nb, 3, out, os); break;                                    \
+        case 4: dots_##name##_512_body(x, yb, ys, nb, 4, out, os); break;                                    \
+        case 5: dots_##name##_512_body(x, yb, ys, nb, 5, out, os); break;                                    \
+        case 6: dots_##name##_512_body(x, yb, ys, nb, 6, out, os); break;                                    \
+        case 7: dots_##name##_512_body(x, yb, ys, nb, 7, out, os); break;                                    \
+        default: dots_##name##_512_body(x, yb, ys, nb, 8, out, os); break;                                   \
+        }                                                                                                    \
+    }
+DOTS(q4_K)
+DOTS(q6_K)
+DOTS(q8_0)
+DOTS(q4_0)
+DOTS(q5_0)
+#undef DOTS
+#undef YB
+
+// One position: the several-positions kernels with n = 1 (the same floats, one place for each format).
+#define DOT(name, block_t, act_t)                                                                            \
+    static float dot_##name##_avx512(const block_t *x, const act_t *y, size_t nb) {                          \
+        float r;                                                                                             \
+        dots_##name##_avx512(x, (const char *)y, 0, nb, 1, &r, 1);                                           \
+        return r;                                                                                            \
+    }
+DOT(q4_K, block_q4_K, block_q8_K)
+DOT(q6_K, block_q6_K, block_q8_K)
+DOT(q8_0, block_q8_0, block_q8_0)
+DOT(q4_0, block_q4_0, block_q8_0)
+DOT(q5_0, block_q5_0, block_q8_0)
+#undef DOT
 
 #pragma clang attribute pop
 
@@ -968,8 +1129,8 @@ float mk_vec_dot(int type, const void *w, const void *xq, size_t n) {
     case MK_Q4_1: return PICK(dot_q4_1)(w, xq, n / 32);
     case MK_Q5_0: return PICK(dot_q5_0)(w, xq, n / 32);
     case MK_Q8_0: return PICK(dot_q8_0)(w, xq, n / 32);
-    case MK_Q4_K: return (v ? dot_q4_K_avx2 : dot_q4_K_generic)(w, xq, n / 256);
-    case MK_Q6_K: return (v ? dot_q6_K_avx2 : dot_q6_K_generic)(w, xq, n / 256);
+    case MK_Q4_K: return PICK(dot_q4_K)(w, xq, n / 256);
+    case MK_Q6_K: return PICK(dot_q6_K)(w, xq, n / 256);
     case MK_F16: return PICK_AVX2(dot_f16)(w, xq, n);
     case MK_F32: return PICK_AVX2(dot_f32)(w, xq, n);
     default: return NAN;
@@ -978,12 +1139,25 @@ float mk_vec_dot(int type, const void *w, const void *xq, size_t n) {
 
 typedef void (*dots_fn)(const void *, const char *, size_t, size_t, int, float *, size_t);
 
-// The several-positions kernel for a format (NULL: the single-position one is used per position).
-static dots_fn batched_kernel(int type, int v) {
+// The several-positions kernel for a format (NULL: the single-position one is used per position),
+// and how many positions it takes at once.
+static dots_fn batched_kernel(int type, int v, int *group) {
     // Benchmarks compare with and without in one run: MNEMO_POSITION_BATCHING=off.
     static int off = -1;
     if (off < 0) { const char *e = getenv("MNEMO_POSITION_BATCHING"); off = e && !strcmp(e, "off"); }
     if (v < MK_QUANTS_AVX2 || off) return NULL;
+    *group = MK_POSITIONS;
+    if (v >= MK_QUANTS_AVX512VNNI) {
+        *group = MK_WIDE_POSITIONS;
+        switch (type) {
+        case MK_Q4_0: return dots_q4_0_avx512;
+        case MK_Q5_0: return dots_q5_0_avx512;
+        case MK_Q8_0: return dots_q8_0_avx512;
+        case MK_Q4_K: return dots_q4_K_avx512;
+        case MK_Q6_K: return dots_q6_K_avx512;
+        default: *group = MK_POSITIONS; break;
+        }
+    }
     switch (type) {
     case MK_Q4_0: return dots_q4_0_avx2;
     case MK_Q4_1: return dots_q4_1_avx2;
@@ -999,15 +1173,16 @@ void mk_matmul(int type, const void *w, size_t cols, size_t r0, size_t r1,
                const void *xq, size_t ntok, float *out, size_t ldo) {
     size_t wrow = mk_row_size(type, cols), xrow = mk_row_size(mk_activation_type(type), cols);
     const char *wb = w, *xb = xq;
-    dots_fn dots = ntok > 1 ? batched_kernel(type, mk_quant_kernels()) : NULL;
+    int group = 1;
+    dots_fn dots = ntok > 1 ? batched_kernel(type, mk_quant_kernels(), &group) : NULL;
     size_t nb = cols / (type == MK_Q4_K || type == MK_Q6_K ? 256 : 32);
     // Tiles of rows small enough to stay in L1/L2 while every token's activations stream past them.
     const size_t tile = 16;
     for (size_t rt = r0; rt < r1; rt += tile) {
         size_t re = rt + tile < r1 ? rt + tile : r1;
         if (dots) {
-            for (size_t t = 0; t < ntok; t += MK_POSITIONS) {
-                int n = ntok - t < MK_POSITIONS ? (int)(ntok - t) : MK_POSITIONS;
+            for (size_t t = 0; t < ntok; t += group) {
+                int n = ntok - t < (size_t)group ? (int)(ntok - t) : group;
                 for (size_t r = rt; r < re; r++) dots(wb + r * wrow, xb + t * xrow, xrow, nb, n, out + t * ldo + r, ldo);
             }
             continue;

@@ -58,6 +58,9 @@ struct AskCommand: ParsableCommand {
     @Flag(help: "Keep an answer that only repeats the question's words (by default such an answer is made again from the model's next most likely first tokens).")
     var keepEcho = false
 
+    @Flag(help: "Keep an answer found in none of the notes' sentences closest to the question (by default such an answer is made again, as an echo is).")
+    var keepUnsupported = false
+
     @OptionGroup var toolOptions: ToolOptions
     @Option(name: .customLong("min-seq"), help: ArgumentHelp("A shared store: first wait (up to 5 s) until this node has applied change N (a write's seq).", valueName: "n"))
     var minSeq: Int64?
@@ -87,6 +90,7 @@ struct AskCommand: ParsableCommand {
         options.namespace = namespace
         options.verify = verify
         options.avoidEcho = !keepEcho
+        options.requireSupport = !keepUnsupported
         options.tools = try toolOptions.names()
         options.sqlDatabase = options.tools.contains("sql") ? toolOptions.databasePath : nil
         options.generation = sampling.parameters(defaultTemperature: 0)

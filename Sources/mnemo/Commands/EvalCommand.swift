@@ -153,6 +153,9 @@ extension EvalCommand {
         @Flag(help: "Keep answers that only repeat the question's words, as `mnemo ask --keep-echo` does (the same-run baseline).")
         var keepEcho = false
 
+        @Flag(help: "Keep answers found in none of the sentences closest to the question, as `mnemo ask --keep-unsupported` does (the same-run baseline).")
+        var keepUnsupported = false
+
         @OptionGroup var lm: LanguageModelOptions
         @Option(name: .customLong("encoder"), help: "Encoder: an installed model's name or a directory path.")
         var encoderName: String = ModelLocator.defaultEncoder
@@ -190,7 +193,8 @@ extension EvalCommand {
                                                               configurations: configurations, mode: mode, tools: tools.map { _ in ["calc"] } ?? [],
                                                               maxTokens: maxTokens,
                                                               sentences: SentenceSelection(budget: sentenceBudget, termWeight: termWeight),
-                                                              verify: verify, avoidEcho: !keepEcho) { bar.update($0) }
+                                                              verify: verify, avoidEcho: !keepEcho,
+                                                              requireSupport: !keepUnsupported) { bar.update($0) }
             bar.finish()
             if let answers {
                 var lines = Data()
