@@ -50,7 +50,8 @@ public struct AskOptions: Sendable {
     /// With whole chunks in the prompt, an answer found in none of the chunks' sentences closest to the
     /// question is made again from the model's next most likely first tokens, as for an echo; the
     /// first that is found there is kept, else the first answer. Small models often pick a salient
-    /// phrase of the wrong sentence (docs/ANSWERS.md).
+    /// phrase of the wrong sentence (docs/ANSWERS.md). The answer is then shown once checked, not
+    /// streamed. The sentence modes, whose notes are those sentences already, stream as before.
     public var requireSupport = true
     /// Draft the answer's tokens from the notes (prompt-lookup speculative decoding): the answer is
     /// the same, greedy; fewer decode passes when it quotes the notes.
@@ -233,7 +234,6 @@ public final class AskService {
             }
         } else {
             let (cut, used, chosen) = try memory.closestSentences(question, hits: hits, selection: options.sentences, countTokens: countTokens)
-            if options.requireSupport, context == .sentences || context == .softPlusSentences { support = chosen.map(\.sentence.text) }
             sources = cut
             sourceHits = used
             let texts = cut.map(\.text)
