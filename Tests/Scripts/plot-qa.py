@@ -111,12 +111,21 @@ def main(src, out):
     cv.text((x0 + x1) // 2 - 120, H - 35, "context tokens per question")
     cv.text(8, y1 - 30, "F1")
     colours = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (140, 86, 75), (23, 190, 207)]
+    # Markers first; a label that would overlap a marker or an earlier label moves up a line at a time.
+    placed = []
+    for i, (x, y, name) in enumerate(points):
+        cv.rect(sx(x) - 6, sy(y) - 6, sx(x) + 6, sy(y) + 6, colours[i % len(colours)])
+        placed.append((sx(x) - 7, sy(y) - 7, sx(x) + 7, sy(y) + 7))
     for i, (x, y, name) in enumerate(points):
         c = colours[i % len(colours)]
-        cv.rect(sx(x) - 6, sy(y) - 6, sx(x) + 6, sy(y) + 6, c)
         label = f"{name} {y:.2f}"
-        lx = sx(x) + 10 if sx(x) < x1 - 12 * len(label) else sx(x) - 10 - 12 * len(label)
-        cv.text(lx, sy(y) - 7 + 16 * ((i % 3) - 1), label, c)
+        width = 12 * len(label)
+        lx = sx(x) + 10 if sx(x) < x1 - width else sx(x) - 10 - width
+        ly = sy(y) - 7
+        while any(lx < bx1 and bx0 < lx + width and ly < by1 and by0 < ly + 16 for bx0, by0, bx1, by1 in placed):
+            ly -= 18
+        placed.append((lx, ly, lx + width, ly + 16))
+        cv.text(lx, ly, label, c)
     cv.png(out)
 
 
