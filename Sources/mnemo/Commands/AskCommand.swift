@@ -58,7 +58,7 @@ struct AskCommand: ParsableCommand {
     @Flag(help: "Keep an answer that only repeats the question's words (by default such an answer is made again from the model's next most likely first tokens).")
     var keepEcho = false
 
-    @Flag(help: "Keep an answer found in none of the notes' sentences closest to the question (by default such an answer is made again, as an echo is).")
+    @Flag(help: "Whole chunks (--context text, soft+text): keep an answer found in none of their sentences closest to the question (by default such an answer is made again, as an echo is).")
     var keepUnsupported = false
 
     @OptionGroup var toolOptions: ToolOptions

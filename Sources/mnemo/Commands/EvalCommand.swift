@@ -153,7 +153,7 @@ extension EvalCommand {
         @Flag(help: "Keep answers that only repeat the question's words, as `mnemo ask --keep-echo` does (the same-run baseline).")
         var keepEcho = false
 
-        @Flag(help: "Keep answers found in none of the sentences closest to the question, as `mnemo ask --keep-unsupported` does (the same-run baseline).")
+        @Flag(help: "Whole-chunk contexts: keep answers found in none of the sentences closest to the question, as `mnemo ask --keep-unsupported` does (the same-run baseline).")
         var keepUnsupported = false
 
         @OptionGroup var lm: LanguageModelOptions
