@@ -1146,18 +1146,19 @@ static dots_fn batched_kernel(int type, int v, int *group) {
     static int off = -1;
     if (off < 0) { const char *e = getenv("MNEMO_POSITION_BATCHING"); off = e && !strcmp(e, "off"); }
     if (v < MK_QUANTS_AVX2 || off) return NULL;
-    *group = MK_POSITIONS;
+    dots_fn wide = NULL;
     if (v >= MK_QUANTS_AVX512VNNI) {
-        *group = MK_WIDE_POSITIONS;
         switch (type) {
-        case MK_Q4_0: return dots_q4_0_avx512;
-        case MK_Q5_0: return dots_q5_0_avx512;
-        case MK_Q8_0: return dots_q8_0_avx512;
-        case MK_Q4_K: return dots_q4_K_avx512;
-        case MK_Q6_K: return dots_q6_K_avx512;
-        default: *group = MK_POSITIONS; break;
+        case MK_Q4_0: wide = dots_q4_0_avx512; break;
+        case MK_Q5_0: wide = dots_q5_0_avx512; break;
+        case MK_Q8_0: wide = dots_q8_0_avx512; break;
+        case MK_Q4_K: wide = dots_q4_K_avx512; break;
+        case MK_Q6_K: wide = dots_q6_K_avx512; break;
+        default: break;
         }
     }
+    *group = wide ? MK_WIDE_POSITIONS : MK_POSITIONS;
+    if (wide) return wide;
     switch (type) {
     case MK_Q4_0: return dots_q4_0_avx2;
     case MK_Q4_1: return dots_q4_1_avx2;
