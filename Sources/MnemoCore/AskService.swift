@@ -56,6 +56,9 @@ public struct AskOptions: Sendable {
     /// Draft the answer's tokens from the notes (prompt-lookup speculative decoding): the answer is
     /// the same, greedy; fewer decode passes when it quotes the notes.
     public var promptLookup = false
+    /// Decoder layers whose output is kept in `AskResult.states` (what `mnemo eval qa --states` writes
+    /// to train an answerability probe); empty: none are read.
+    public var captureLayers: [Int] = []
     public init() {}
 
     /// The default context mode where no projector is at hand (the server edges): the default, unless
@@ -146,15 +149,26 @@ public struct AskResult: Sendable, Codable {
     public var confidence: AnswerConfidence?
     /// The model's answer when verification withdrew it for `MemoryPrompt.notInNotes` (it was streamed).
     public var withdrawn: String?
+    /// The decoder's states `AskOptions.captureLayers` asked for (nil: none asked, or no model answer from notes).
+    public var states: AnswerStates?
 
     enum CodingKeys: String, CodingKey {
-        case answer, answerable, context, sources, rounds, confidence, withdrawn
+        case answer, answerable, context, sources, rounds, confidence, withdrawn, states
         case toolsOffered = "tools_offered"
         case answerSource = "answer_source"
         case contextTokens = "context_tokens", promptTokens = "prompt_tokens", generatedTokens = "generated_tokens"
         case toolCalls = "tool_calls", finishReason = "finish_reason", retrievalSeconds = "retrieval_seconds"
         case prefillSeconds = "prefill_seconds", decodeSeconds = "decode_seconds"
     }
+}
+
+/// The decoder's residual stream at the end of two prompts of one answer, for each captured layer.
+public struct AnswerStates: Sendable, Codable, Equatable {
+    public var layers: [Int]
+    /// At the answer's prompt (notes and question), before the answer's first token.
+    public var question: [[Float]]
+    /// At the end of the check turn (`MemoryPrompt.verificationQuestion`) after the answer.
+    public var check: [[Float]]
 }
 
 /// How sure the model was of an answer, from its tokens' log-probabilities.
@@ -285,7 +299,7 @@ public final class AskService {
             return AskResult(answer: r.answer, answerable: true, toolsOffered: tools.map(\.name), context: options.context, sources: [],
                              contextTokens: 0, promptTokens: 0, generatedTokens: 0, toolCalls: r.calls, rounds: 0,
                              answerSource: r.answerSource.rawValue, finishReason: r.finishReason.rawValue,
-                             retrievalSeconds: 0, prefillSeconds: 0, decodeSeconds: 0, confidence: nil, withdrawn: nil)
+                             retrievalSeconds: 0, prefillSeconds: 0, decodeSeconds: 0, confidence: nil, withdrawn: nil, states: nil)
         }
         if options.gateTools { tools = tools.filter { $0.name != "calculator" || ToolGate.needsCalculator(question) } }
 
@@ -359,6 +373,16 @@ public final class AskService {
         if echo != nil || holdAll, streamed.isEmpty, !finished.text.isEmpty { onToken(finished.text) }
         var confidence = r.answerSource == .model
             ? r.logprobs.map { self.measureConfidence($0, answer: finished.text, notes: sources.map(\.text).joined(separator: "\n")) } : nil
+        var states: AnswerStates?
+        if !options.captureLayers.isEmpty, finished.answerable, !memories.isEmpty, r.answerSource == .model {
+            let t0 = Date()
+            let checker = router([], database: nil), layers = options.captureLayers, capacity = options.generation.contextCapacity
+            let question = try checker.hiddenStates(after: messages, render: render, layers: layers, capacity: capacity)
+            let check = try checker.hiddenStates(after: messages + [ChatMessage(.assistant, finished.text), ChatMessage(.user, MemoryPrompt.verificationQuestion)],
+                                                 render: render, layers: layers, capacity: capacity)
+            states = AnswerStates(layers: layers, question: question, check: check)
+            r.prefillSeconds += Date().timeIntervalSince(t0)
+        }
         var withdrawn: String?
         if options.verify, finished.answerable, !memories.isEmpty, confidence != nil {
             let check = try verification(of: finished.text, messages: messages, render: render, options: routerOptions)
@@ -377,7 +401,7 @@ public final class AskService {
                          promptTokens: r.promptTokens, generatedTokens: r.generatedTokens, toolCalls: r.calls, rounds: r.rounds,
                          answerSource: r.answerSource.rawValue, finishReason: r.finishReason.rawValue, retrievalSeconds: retrievalSeconds,
                          prefillSeconds: r.prefillSeconds, decodeSeconds: r.decodeSeconds, confidence: confidence,
-                         withdrawn: withdrawn)
+                         withdrawn: withdrawn, states: states)
     }
 
     /// The answer begun with each of the first step's next most likely tokens that cannot start an echo,

@@ -54,6 +54,9 @@ public protocol ChatModelSession: AnyObject {
     /// Generates after what the session holds plus `inputs`; afterwards it holds them and the generated tokens.
     func generate(_ inputs: [DecoderInput], parameters: GenerationParameters,
                   onToken: (Int32?, String) -> GenerationControl) throws -> GenerationResult
+    /// Runs `inputs` after what the session holds (it then holds them too) and returns the output of each
+    /// of `layers` at the last position: what an answerability probe reads.
+    func hiddenStates(_ inputs: [DecoderInput], layers: [Int]) throws -> [[Float]]
 }
 
 extension LanguageModel: ChatModel {
@@ -75,5 +78,14 @@ final class DecoderSession: ChatModelSession {
     func generate(_ inputs: [DecoderInput], parameters: GenerationParameters,
                   onToken: (Int32?, String) -> GenerationControl) throws -> GenerationResult {
         try llm.generate(inputs, parameters: parameters, state: state, onToken: onToken)
+    }
+    func hiddenStates(_ inputs: [DecoderInput], layers: [Int]) throws -> [[Float]] {
+        if let bad = layers.first(where: { !(0..<llm.model.config.layers).contains($0) }) {
+            throw ModelError(.badInput, "layer \(bad) is outside this model's 0..<\(llm.model.config.layers)")
+        }
+        state.captureLayers = layers
+        defer { state.captureLayers = [] }
+        _ = try llm.model.forward(inputs, state: state)
+        return state.captured
     }
 }

@@ -83,9 +83,11 @@ public enum QAEvaluation {
         public var confidence: AnswerConfidence?
         /// The answer verification withdrew (scored as an abstention).
         public var withdrawn: String?
+        /// The decoder states asked for (`captureLayers`).
+        public var states: AnswerStates?
 
         enum CodingKeys: String, CodingKey {
-            case question, answerable, context, k, prediction, abstained, f1, confidence, withdrawn
+            case question, answerable, context, k, prediction, abstained, f1, confidence, withdrawn, states
             case exactMatch = "exact_match"
         }
     }
@@ -93,7 +95,7 @@ public enum QAEvaluation {
     public static func run(questions: [SquadDataset.Question], memory: MemoryService, llm: LanguageModel, projector: Projector?,
                            configurations: [Configuration], mode: QueryMode = .hybrid, tools: [String] = [], maxTokens: Int = 32,
                            sentences: SentenceSelection = SentenceSelection(), verify: Bool = false, avoidEcho: Bool = true,
-                           requireSupport: Bool = true, progress: (Int) -> Void = { _ in }) throws -> (results: [Result], answers: [Answer]) {
+                           requireSupport: Bool = true, captureLayers: [Int] = [], progress: (Int) -> Void = { _ in }) throws -> (results: [Result], answers: [Answer]) {
         guard configurations.allSatisfy({ !$0.context.needsProjector }) || projector != nil else {
             throw ModelError(.badInput, "soft contexts need a projector")
         }
@@ -111,6 +113,7 @@ public enum QAEvaluation {
                 options.verify = verify
                 options.avoidEcho = avoidEcho
                 options.requireSupport = requireSupport
+                options.captureLayers = captureLayers
                 options.tools = tools
                 options.generation = GenerationParameters(maxTokens: maxTokens, sampling: .greedy)
                 let r = try service.ask(q.text, options: options)
@@ -127,7 +130,8 @@ public enum QAEvaluation {
                 }
                 sums[c] = s
                 answers.append(Answer(question: q.text, answerable: !q.isImpossible, context: c.context, k: c.k, prediction: r.answer,
-                                      abstained: abstained, exactMatch: em, f1: f1, confidence: r.confidence, withdrawn: r.withdrawn))
+                                      abstained: abstained, exactMatch: em, f1: f1, confidence: r.confidence, withdrawn: r.withdrawn,
+                                      states: r.states))
             }
             progress(i + 1)
         }

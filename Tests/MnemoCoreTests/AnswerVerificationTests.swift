@@ -38,4 +38,44 @@ import Testing
         let unchecked = try service.ask("Who serviced the boiler?", options: options)
         #expect(unchecked.answerable && unchecked.confidence?.verification == nil && unchecked.answer == kept.answer)
     }
+
+    /// `AskOptions.captureLayers` (what `mnemo eval qa --states` writes for the answerability probe): the states
+    /// at the end of the question's prompt match a fresh forward of that prompt, and capturing changes no answer.
+    @Test func theDecoderStatesOfAnAnswerAreKept_realModel() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-states-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let note = dir.appendingPathComponent("boiler.txt")
+        try "The boiler was serviced by Dunmore Heating in March. The next service is due in March 2026."
+            .write(to: note, atomically: true, encoding: .utf8)
+        let encoder = try SentenceEncoder(directory: ModelLocator.resolve(ModelLocator.defaultEncoder))
+        let memory = try MemoryService(storeDirectory: dir.appendingPathComponent("store").path, encoder: encoder, access: .write(createWith: .flat))
+        _ = try memory.index(paths: [note.path], options: IndexOptions())
+        let llm = try LanguageModel(path: ModelLocator.resolve("qwen-0.5b"))
+        let service = AskService(memory: memory, model: llm)
+        let question = "Who serviced the boiler?"
+
+        var options = AskOptions()
+        let plain = try service.ask(question, options: options)
+        #expect(plain.states == nil)
+        options.captureLayers = [10, 23]
+        let captured = try service.ask(question, options: options)
+        #expect(captured.answer == plain.answer)
+        let states = try #require(captured.states)
+        #expect(states.layers == [10, 23] && states.question.count == 2 && states.check.count == 2)
+        #expect((states.question + states.check).allSatisfy { $0.count == llm.model.config.dim && $0.allSatisfy(\.isFinite) })
+        #expect(states.question[1] != states.check[1])
+
+        // The answer's prompt computed from scratch, in one batch: the same states as the cached single position.
+        let notes = try AskService.notes(for: question, options: options, memory: memory, projector: nil, countTokens: llm.tokenCount)
+        let (messages, softs) = MemoryPrompt.answerMessages(question, memories: notes.memories)
+        let inputs = try MemoryPrompt(llm: llm).inputs(llm.chatPrompt(messages), softs: softs)
+        let fresh = try llm.makeSession(capacity: inputs.count + 1).hiddenStates(inputs, layers: [10, 23])
+        for (a, b) in zip(fresh, states.question) {
+            let dot = zip(a, b).map { $0 * $1 }.reduce(0, +)
+            let cosine = dot / (a.map { $0 * $0 }.reduce(0, +).squareRoot() * b.map { $0 * $0 }.reduce(0, +).squareRoot())
+            #expect(cosine > 0.999, "cosine \(cosine)")
+        }
+        #expect(throws: ModelError.self) { try llm.makeSession(capacity: 8).hiddenStates([.token(1)], layers: [24]) }
+    }
 }

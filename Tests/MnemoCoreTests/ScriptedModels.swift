@@ -96,6 +96,12 @@ final class ScriptedSession: ChatModelSession {
 
     func truncate(to position: Int) { held.removeLast(max(0, held.count - position)) }
 
+    /// A scripted model has no layers: the probe reads the number of positions held, in every layer.
+    func hiddenStates(_ inputs: [DecoderInput], layers: [Int]) throws -> [[Float]] {
+        held += inputs
+        return layers.map { _ in [Float(held.count)] }
+    }
+
     func generate(_ inputs: [DecoderInput], parameters: GenerationParameters,
                   onToken: (Int32?, String) -> GenerationControl) throws -> GenerationResult {
         held += inputs

@@ -350,18 +350,43 @@ public final class ToolRouter {
         init(state: any ChatModelSession) { self.state = state }
     }
 
-    /// Generates after `inputs`, computing only the part after the longest prefix the cache holds.
-    func generate(_ inputs: [DecoderInput], parameters: GenerationParameters,
-                  onText: (String) -> GenerationControl) throws -> (result: GenerationResult, reused: Int) {
-        let capacity = min(parameters.contextCapacity ?? 4096, model.contextLength)
+    /// The cache, cut back to the longest prefix of `inputs` it holds (at least one position of `inputs`
+    /// is left to run, to give logits), and that prefix's length.
+    private func reusedPrefix(of inputs: [DecoderInput], capacity: Int?) throws -> (cache: PromptCache, common: Int) {
+        let capacity = min(capacity ?? 4096, model.contextLength)
         if cache?.state.capacity != capacity { cache = PromptCache(state: model.makeSession(capacity: capacity)) }
         guard let cache else { throw ModelError(.badInput, "no decoder state") }
         var common = 0
         let limit = min(cache.inputs.count, inputs.count)
         while common < limit && cache.inputs[common] == inputs[common] { common += 1 }
-        if common == inputs.count { common -= 1 }  // at least one position must run to give logits
+        if common == inputs.count { common -= 1 }
         cache.state.truncate(to: common)
         cache.inputs.removeLast(cache.inputs.count - common)
+        return (cache, common)
+    }
+
+    /// The output of `layers` at the end of the prompt for `messages` (no tools offered), computing only
+    /// the part after the longest prefix the cache holds (an answer's check reuses the answer's prompt).
+    func hiddenStates(after messages: [ChatMessage], render: (String) throws -> [DecoderInput], layers: [Int],
+                      capacity: Int?) throws -> [[Float]] {
+        let inputs = try render(model.chatPrompt(withInstructions(messages), tools: []))
+        guard !inputs.isEmpty else { throw ModelError(.badInput, "no inputs") }
+        let (cache, common) = try reusedPrefix(of: inputs, capacity: capacity)
+        do {
+            let states = try cache.state.hiddenStates(Array(inputs[common...]), layers: layers)
+            cache.inputs = inputs
+            return states
+        } catch {
+            cache.state.truncate(to: 0)
+            cache.inputs = []
+            throw error
+        }
+    }
+
+    /// Generates after `inputs`, computing only the part after the longest prefix the cache holds.
+    func generate(_ inputs: [DecoderInput], parameters: GenerationParameters,
+                  onText: (String) -> GenerationControl) throws -> (result: GenerationResult, reused: Int) {
+        let (cache, common) = try reusedPrefix(of: inputs, capacity: parameters.contextCapacity)
         do {
             let result = try cache.state.generate(Array(inputs[common...]), parameters: parameters) { _, piece in
                 onText(piece)

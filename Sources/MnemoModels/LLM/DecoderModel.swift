@@ -221,6 +221,9 @@ public final class DecoderModel: Sendable {
             Kernels.swiglu(gate: g, up: u, count: n * c.ffnDim)
             QuantizedMatrix.multiply([(layer.down, h)], input: g, count: n, scratch: ws.quantized, sgemmMinimumRows: state.sgemmMinimumRows, eightBit: !state.floatBatches)
             Kernels.add(h, into: x, count: n * c.dim)
+            if logitsRows > 0, let slot = state.captureLayers.firstIndex(of: l) {
+                state.captured[slot] = Array(UnsafeBufferPointer(start: x + (n - 1) * c.dim, count: c.dim))
+            }
         }
         state.count += n
 
@@ -269,6 +272,13 @@ public final class DecoderState: @unchecked Sendable {
     /// special tokens at the end); every other logit is -infinity. Nil: every row. Only single-position
     /// logits use it; the target still checks every drafted token against its full vocabulary.
     public var outputRows: (kept: Int, tail: Int)?
+    /// Layers whose output (the residual stream) at the last position of a forward is kept in `captured`,
+    /// in this order: what an answerability probe reads. Empty: nothing is copied.
+    public var captureLayers: [Int] = [] {
+        didSet { captured = captureLayers.map { _ in [] } }
+    }
+    /// The last forward's captured rows, one per `captureLayers` entry (empty until a forward ran).
+    public internal(set) var captured: [[Float]] = []
     let keys: [FloatBuffer]
     let values: [FloatBuffer]
     let workspace: Workspace

@@ -147,6 +147,9 @@ extension EvalCommand {
         @Option(help: "Write every question's prediction as JSON lines here.")
         var answers: String?
 
+        @Option(help: ArgumentHelp("With --answers: also write the decoder's output at these layers (comma-separated) at the end of the question and of the check turn, to train an answerability probe.", valueName: "layers"))
+        var states: String?
+
         @Flag(help: "Verify each answer against the notes and withdraw unsupported ones, as `mnemo ask --verify` does.")
         var verify = false
 
@@ -166,6 +169,12 @@ extension EvalCommand {
             guard sentenceBudget > 0 else { throw ValidationError("--sentence-budget must be > 0") }
             guard limit >= 0, offset >= 0, unanswerable >= 0, maxTokens > 0 else {
                 throw ValidationError("--limit, --offset and --unanswerable must be ≥ 0 and --max-tokens > 0")
+            }
+            if let states {
+                guard answers != nil else { throw ValidationError("--states needs --answers (the file they are written to)") }
+                guard states.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 0 } ?? false }) else {
+                    throw ValidationError("--states: comma-separated layer numbers, e.g. 12,18,23 (got '\(states)')")
+                }
             }
             if let tools, tools.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) != "calc" }) {
                 throw ValidationError("--tools: eval qa offers only calc (the dev slice has no database)")
@@ -194,7 +203,8 @@ extension EvalCommand {
                                                               maxTokens: maxTokens,
                                                               sentences: SentenceSelection(budget: sentenceBudget, termWeight: termWeight),
                                                               verify: verify, avoidEcho: !keepEcho,
-                                                              requireSupport: !keepUnsupported) { bar.update($0) }
+                                                              requireSupport: !keepUnsupported,
+                                                              captureLayers: states.map { $0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } } ?? []) { bar.update($0) }
             bar.finish()
             if let answers {
                 var lines = Data()
