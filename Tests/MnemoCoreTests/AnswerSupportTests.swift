@@ -8,17 +8,12 @@ import Testing
 /// next most likely first tokens (`AskOptions.requireSupport`). Real encoder and Qwen 0.5B.
 @Suite(.serialized, .tags(.realModel), .needsModels) struct AnswerSupportTests {
     @Test func anAnswerOutsideTheClosestSentencesIsMadeAgain_realModel() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-support-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let note = dir.appendingPathComponent("house.txt")
-        try """
+        let store = try NoteStore("""
             The boiler was serviced by Dunmore Heating in March. The next service is due in March 2026. \
             The spare key is under the blue pot. The shed roof leaks when the wind comes from the west.
-            """.write(to: note, atomically: true, encoding: .utf8)
-        let encoder = try SentenceEncoder(directory: ModelLocator.resolve(ModelLocator.defaultEncoder))
-        let memory = try MemoryService(storeDirectory: dir.appendingPathComponent("store").path, encoder: encoder, access: .write(createWith: .flat))
-        _ = try memory.index(paths: [note.path], options: IndexOptions())
+            """)
+        defer { store.remove() }
+        let memory = store.memory
         let model = try LanguageModel(path: ModelLocator.resolve("qwen-0.5b"))
         let service = AskService(memory: memory, model: model)
         let question = "Who serviced the boiler?"

@@ -9,15 +9,9 @@ import Testing
 /// mechanism, not the threshold: Qwen 0.5B leans to "no" on this plain fact too, as on the dev slice.)
 @Suite(.serialized, .tags(.realModel), .needsModels) struct AnswerVerificationTests {
     @Test func anAnswerIsCheckedAndWithdrawnBeyondTheThreshold_realModel() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-verify-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let note = dir.appendingPathComponent("boiler.txt")
-        try "The boiler was serviced by Dunmore Heating in March. The next service is due in March 2026."
-            .write(to: note, atomically: true, encoding: .utf8)
-        let encoder = try SentenceEncoder(directory: ModelLocator.resolve(ModelLocator.defaultEncoder))
-        let memory = try MemoryService(storeDirectory: dir.appendingPathComponent("store").path, encoder: encoder, access: .write(createWith: .flat))
-        _ = try memory.index(paths: [note.path], options: IndexOptions())
+        let store = try NoteStore("The boiler was serviced by Dunmore Heating in March. The next service is due in March 2026.")
+        defer { store.remove() }
+        let memory = store.memory
         let service = AskService(memory: memory, model: try LanguageModel(path: ModelLocator.resolve("qwen-0.5b")))
 
         var options = AskOptions()
@@ -42,15 +36,9 @@ import Testing
     /// `AskOptions.captureLayers` (what `mnemo eval qa --states` writes for the answerability probe): the states
     /// at the end of the question's prompt match a fresh forward of that prompt, and capturing changes no answer.
     @Test func theDecoderStatesOfAnAnswerAreKept_realModel() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mnemo-states-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let note = dir.appendingPathComponent("boiler.txt")
-        try "The boiler was serviced by Dunmore Heating in March. The next service is due in March 2026."
-            .write(to: note, atomically: true, encoding: .utf8)
-        let encoder = try SentenceEncoder(directory: ModelLocator.resolve(ModelLocator.defaultEncoder))
-        let memory = try MemoryService(storeDirectory: dir.appendingPathComponent("store").path, encoder: encoder, access: .write(createWith: .flat))
-        _ = try memory.index(paths: [note.path], options: IndexOptions())
+        let store = try NoteStore("The boiler was serviced by Dunmore Heating in March. The next service is due in March 2026.")
+        defer { store.remove() }
+        let memory = store.memory
         let llm = try LanguageModel(path: ModelLocator.resolve("qwen-0.5b"))
         let service = AskService(memory: memory, model: llm)
         let question = "Who serviced the boiler?"
