@@ -1096,6 +1096,7 @@ static inline __m512i q5_0_pair(const block_q5_0 *x, size_t b) {
 SIGNED_BODY(q8_0, block_q8_0, Q8_0_PAIR, Q8_0_ONE)
 SIGNED_BODY(q4_0, block_q4_0, Q4_0_PAIR, Q4_0_ONE)
 SIGNED_BODY(q5_0, block_q5_0, q5_0_pair, Q5_0_ONE)
+#undef POSITION_SCALES
 #undef SIGNED_BODY
 #undef Q8_0_PAIR
 #undef Q8_0_ONE

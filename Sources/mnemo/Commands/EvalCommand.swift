@@ -164,6 +164,13 @@ extension EvalCommand {
         var encoderName: String = ModelLocator.defaultEncoder
         @OptionGroup var output: OutputOptions
 
+        /// `--states` as layer numbers (nil: not given, or an entry is not a number).
+        var stateLayers: [Int]? {
+            guard let states else { return nil }
+            let layers = states.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            return layers.contains(nil) ? nil : layers.compactMap { $0 }
+        }
+
         func validate() throws {
             guard k.allSatisfy({ $0 > 0 && $0 <= 20 }) else { throw ValidationError("-k must be within 1…20") }
             guard sentenceBudget > 0 else { throw ValidationError("--sentence-budget must be > 0") }
@@ -172,7 +179,7 @@ extension EvalCommand {
             }
             if let states {
                 guard answers != nil else { throw ValidationError("--states needs --answers (the file they are written to)") }
-                guard states.split(separator: ",").allSatisfy({ Int($0.trimmingCharacters(in: .whitespaces)).map { $0 >= 0 } ?? false }) else {
+                guard let layers = stateLayers, layers.allSatisfy({ $0 >= 0 }) else {
                     throw ValidationError("--states: comma-separated layer numbers, e.g. 12,18,23 (got '\(states)')")
                 }
             }
@@ -204,7 +211,7 @@ extension EvalCommand {
                                                               sentences: SentenceSelection(budget: sentenceBudget, termWeight: termWeight),
                                                               verify: verify, avoidEcho: !keepEcho,
                                                               requireSupport: !keepUnsupported,
-                                                              captureLayers: states.map { $0.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } } ?? []) { bar.update($0) }
+                                                              captureLayers: stateLayers ?? []) { bar.update($0) }
             bar.finish()
             if let answers {
                 var lines = Data()
